@@ -1,0 +1,142 @@
+"""Error types, and the plain-words messages for Salesforce failures users meet in practice.
+
+Every error carries what a user needs to act (HTTP status, Salesforce ``errorCode``, job id, path)
+and never a token, password or key: messages are built from response bodies and our own words,
+never from request headers or configuration values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
+
+# Salesforce documents the ``errorCode`` values; these are the ones whose raw message confuses users.
+# https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm
+KNOWN_FAILURE_HINTS: dict[str, str] = {
+    "INVALID_SESSION_ID": "the access token expired or was revoked; check the credentials and "
+    "that the connected app's session policies allow API access",
+    "REQUEST_LIMIT_EXCEEDED": "the org used up its daily API request allocation "
+    "(a rolling 24-hour window); wait, or ask Salesforce for a higher limit",
+    "API_DISABLED_FOR_ORG": "API access is not enabled for this org or user; the user's profile "
+    "or permission set needs the 'API Enabled' permission (Enterprise, Unlimited, Performance "
+    "and Developer editions)",
+    "INVALID_FIELD": "a field in the query does not exist or is not visible to this user "
+    "(deleted, renamed, or hidden by field-level security); run discovery again or "
+    "deselect the field",
+    "MALFORMED_QUERY": "Salesforce rejected the SOQL; this is a bug in the tap, please report it "
+    "with the query from the log",
+    "INVALIDJOBSTATE": "the Bulk job is not in a state that allows this call",
+    "NOT_FOUND": "the resource does not exist (a deleted job, an unknown object, or a wrong "
+    "API version)",
+    "INVALID_TYPE": "the object does not exist or is not visible to this user",
+    "FUNCTIONALITY_NOT_ENABLED": "this feature is not enabled for the org",
+    "INSUFFICIENT_ACCESS": "the user lacks a permission this call needs",
+}
+
+# Phrases inside Bulk 2.0 ``errorMessage`` texts, mapped to what a user should do about them.
+JOB_FAILURE_HINTS: tuple[tuple[str, str], ...] = (
+    (
+        "compound",
+        "Bulk API 2.0 cannot query compound fields (address, location); query their "
+        "component fields instead",
+    ),
+    (
+        "not supported by the bulk api",
+        "this field or object is not supported by Bulk API 2.0; deselect it",
+    ),
+    (
+        "base64",
+        "Bulk API 2.0 cannot return base64 fields; deselect the field",
+    ),
+    (
+        "exceeded",
+        "a Salesforce limit was exceeded (daily Bulk query jobs, or result storage "
+        "DailyBulkV2QueryFileStorageMB); see /limits and retry after the rolling 24-hour window",
+    ),
+    (
+        "timed out",
+        "the query timed out inside Salesforce; narrow it with a start_date or window_days",
+    ),
+    (
+        "retried more than",
+        "Salesforce retried the query too often; narrow it with a start_date or window_days",
+    ),
+)
+
+
+class SalesforceError(FatalAPIError):
+    """A Salesforce call failed for a reason retrying will not fix."""
+
+
+@dataclass(frozen=True)
+class ApiFailure:
+    """What Salesforce said about a failed call, reduced to what is safe to show."""
+
+    status: int
+    error_code: str | None
+    message: str
+    path: str
+
+    def describe(self) -> str:
+        """One line: status, code, Salesforce's words and our hint, without any secret."""
+        code = f" {self.error_code}" if self.error_code else ""
+        hint = KNOWN_FAILURE_HINTS.get(self.error_code or "")
+        text = f"HTTP {self.status}{code} on {self.path}: {self.message}"
+        return f"{text} ({hint})" if hint else text
+
+
+class SalesforceApiError(SalesforceError):
+    """A REST or Bulk call answered with an error Salesforce will repeat if asked again."""
+
+    def __init__(self, failure: ApiFailure) -> None:
+        super().__init__(failure.describe())
+        self.failure = failure
+
+
+class SalesforceRetriableError(RetriableAPIError):
+    """A transient failure (5xx, 429, dropped connection, truncated body) worth retrying."""
+
+    def __init__(self, message: str, *, retry_after_seconds: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds
+
+
+class InvalidSessionError(SalesforceError):
+    """The access token was refused (401 INVALID_SESSION_ID); one re-login may fix it."""
+
+
+class AuthenticationError(SalesforceError):
+    """Logging in failed: bad credentials, a disabled app, or a retired login flow."""
+
+
+class BulkJobError(SalesforceError):
+    """A Bulk 2.0 query job ended Failed or Aborted, or took longer than allowed."""
+
+    def __init__(self, job_id: str, state: str, detail: str) -> None:
+        hint = job_failure_hint(detail)
+        text = f"Bulk query job {job_id} ended {state}: {detail}"
+        super().__init__(f"{text} ({hint})" if hint else text)
+        self.job_id = job_id
+        self.state = state
+
+
+class ResultCountMismatchError(SalesforceError):
+    """Fewer or more rows arrived than Salesforce said it sent: never a silent short sync."""
+
+
+class QuotaGuardError(SalesforceError):
+    """The tap stopped before creating jobs because a Salesforce allocation is nearly used up."""
+
+
+class SettingError(ConfigValidationError):
+    """A setting has a value the tap cannot use; the message names the setting and the fix."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, errors=[message])
+
+
+def job_failure_hint(detail: str) -> str | None:
+    """The user-facing advice for a Bulk job ``errorMessage``, if we know one."""
+    lowered = detail.lower()
+    return next((hint for phrase, hint in JOB_FAILURE_HINTS if phrase in lowered), None)

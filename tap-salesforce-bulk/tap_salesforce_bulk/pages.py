@@ -1,0 +1,297 @@
+"""Result pages of a finished job, streamed: from the socket, or spooled ahead to disk in parallel.
+
+No page is ever held whole in memory. CSV is parsed by the ``csv`` module straight from the
+decompressed byte stream (quoted fields may hold line breaks, so nothing splits on lines first).
+A page that breaks off or comes short is fetched again by its locator, which Salesforce keeps
+stable for the job's lifetime, and the rows already emitted are skipped, not sent twice.
+https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/query_get_job_results.htm
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import logging
+import queue
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import IO, Any, cast
+
+import requests
+import urllib3.exceptions
+
+from tap_salesforce_bulk.bulk import LAST_PAGE_LOCATOR, BulkApi, locator_of
+from tap_salesforce_bulk.errors import ResultCountMismatchError, SalesforceRetriableError
+
+logger = logging.getLogger(__name__)
+
+# Long text areas hold up to 131,072 characters; the csv module's default limit is exactly that.
+csv.field_size_limit(1 << 30)
+PAGE_READ_MAX_TRIES = 5
+SPOOL_CHUNK_BYTES = 1 << 20
+TEXT_CHUNK_BYTES = 1 << 16
+# Errors that mean a body broke off or arrived damaged; the page is fetched again.
+BROKEN_BODY_ERRORS: tuple[type[BaseException], ...] = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    urllib3.exceptions.HTTPError,
+    EOFError,
+    gzip.BadGzipFile,
+    csv.Error,
+    UnicodeDecodeError,
+    OSError,
+)
+
+
+@dataclass(frozen=True)
+class PageHeaders:
+    """What a results response says about itself."""
+
+    locator: str | None
+    next_locator: str | None
+    number_of_records: int | None
+    gzipped: bool
+
+    @classmethod
+    def from_response(cls, locator: str | None, response: requests.Response) -> PageHeaders:
+        """Read ``Sforce-Locator``, ``Sforce-NumberOfRecords`` and ``Content-Encoding``."""
+        next_locator = response.headers.get("Sforce-Locator")
+        count = response.headers.get("Sforce-NumberOfRecords")
+        return cls(
+            locator=locator,
+            next_locator=None if next_locator in (None, "", LAST_PAGE_LOCATOR) else next_locator,
+            number_of_records=int(count) if count and count.strip().isdigit() else None,
+            gzipped="gzip" in response.headers.get("Content-Encoding", "").lower(),
+        )
+
+
+def text_stream(binary: IO[bytes], *, gzipped: bool) -> io.TextIOWrapper:
+    """Decoded UTF-8 text over a (possibly gzip) byte stream; Salesforce sends no charset."""
+    source = cast(io.RawIOBase, gzip.GzipFile(fileobj=binary, mode="rb") if gzipped else binary)
+    reader = io.BufferedReader(source, buffer_size=TEXT_CHUNK_BYTES)
+    return io.TextIOWrapper(reader, encoding="utf-8-sig", newline="")
+
+
+class ResultPage:
+    """One page: where it came from, and its rows (each a list of strings, header excluded)."""
+
+    def __init__(
+        self,
+        bulk: BulkApi,
+        job_id: str,
+        locator: str | None,
+        max_records: int | None,
+        first_copy: tuple[PageHeaders, Callable[[], IO[bytes]]] | None = None,
+    ) -> None:
+        self._bulk = bulk
+        self._job_id = job_id
+        self.locator = locator
+        self._max_records = max_records
+        self._first_copy = first_copy
+        self.headers: PageHeaders | None = first_copy[0] if first_copy else None
+        self.rows_read = 0
+
+    def _open(self) -> tuple[PageHeaders, IO[bytes], Callable[[], None]]:
+        if self._first_copy is not None:
+            headers, opener = self._first_copy
+            self._first_copy = None
+            body = opener()
+            return headers, body, body.close
+        response = self._bulk.open_results(self._job_id, self.locator, self._max_records)
+        headers = PageHeaders.from_response(self.locator, response)
+        response.raw.decode_content = False  # gzip is undone by text_stream, once
+        return headers, cast(IO[bytes], response.raw), response.close
+
+    def rows(self) -> Iterator[tuple[list[str], list[str]]]:
+        """Yield ``(header, row)`` pairs, re-fetching the page after a break without repeats."""
+        for attempt in range(1, PAGE_READ_MAX_TRIES + 1):
+            headers, body, close = self._open()
+            self.headers = headers
+            seen = 0
+            try:
+                reader = csv.reader(text_stream(body, gzipped=headers.gzipped), strict=True)
+                header = next(reader, None)
+                if header is None:
+                    if headers.number_of_records in (None, 0):
+                        return
+                    raise csv.Error("the page has no header row")
+                for row in reader:
+                    seen += 1
+                    if seen > self.rows_read:
+                        self.rows_read = seen
+                        yield header, row
+            except BROKEN_BODY_ERRORS as exc:
+                if attempt == PAGE_READ_MAX_TRIES:
+                    msg = f"page {self.locator or 'first'} of job {self._job_id} kept breaking: {exc!r}"
+                    raise SalesforceRetriableError(msg) from None
+                logger.warning(
+                    "Result page %s of job %s broke off after %d rows (%s); fetching it again",
+                    self.locator or "first",
+                    self._job_id,
+                    seen,
+                    type(exc).__name__,
+                )
+                continue
+            finally:
+                close()
+            expected = headers.number_of_records
+            if expected is None or seen == expected:
+                return
+            if seen > expected or attempt == PAGE_READ_MAX_TRIES:
+                msg = (
+                    f"page {self.locator or 'first'} of job {self._job_id} held {seen} rows but "
+                    f"Sforce-NumberOfRecords said {expected}"
+                )
+                raise ResultCountMismatchError(msg)
+            logger.warning(
+                "Result page %s of job %s came short (%d of %d rows); fetching it again",
+                self.locator or "first",
+                self._job_id,
+                seen,
+                expected,
+            )
+        msg = f"page {self.locator or 'first'} of job {self._job_id} could not be read"
+        raise SalesforceRetriableError(msg)
+
+
+def streamed_pages(
+    bulk: BulkApi, job_id: str, start_locator: str | None, max_records: int | None
+) -> Iterator[ResultPage]:
+    """Pages one after another, each parsed straight from its socket."""
+    locator = start_locator
+    while True:
+        page = ResultPage(bulk, job_id, locator, max_records)
+        yield page
+        if page.headers is None or page.headers.next_locator is None:
+            return
+        locator = page.headers.next_locator
+
+
+class _Spooled:
+    """A page body downloaded to a temporary file (bytes as sent: gzip stays gzip)."""
+
+    def __init__(self, response: requests.Response, locator: str | None, directory: str) -> None:
+        self.headers = PageHeaders.from_response(locator, response)
+        self.file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - closed by the reader
+        try:
+            response.raw.decode_content = False
+            shutil.copyfileobj(response.raw, self.file, SPOOL_CHUNK_BYTES)
+        finally:
+            response.close()
+        self.file.seek(0)
+
+    def opener(self) -> IO[bytes]:
+        return cast(IO[bytes], self.file)
+
+
+def prefetched_pages(
+    bulk: BulkApi,
+    job_id: str,
+    start_locator: str | None,
+    max_records: int | None,
+    *,
+    parallel_downloads: int,
+    use_result_pages: bool,
+    spool_directory: str | None = None,
+) -> Iterator[ResultPage]:
+    """Pages in order, while up to ``parallel_downloads`` later pages download to disk.
+
+    Page URLs come from ``resultPages`` (when asked and resuming from the start) or from the
+    locator chain, where each page's ``Sforce-Locator`` names the next one.
+    """
+    directory = spool_directory or tempfile.gettempdir()
+    slots = threading.Semaphore(parallel_downloads)
+    ready: queue.Queue[Future[_Spooled] | BaseException | None] = queue.Queue()
+    stop = threading.Event()
+    pool = ThreadPoolExecutor(max_workers=parallel_downloads, thread_name_prefix="page")
+
+    def spool(
+        response: requests.Response, path: str, params: dict[str, Any] | None, locator: str | None
+    ) -> _Spooled:
+        for attempt in range(1, PAGE_READ_MAX_TRIES + 1):
+            try:
+                return _Spooled(response, locator, directory)
+            except BROKEN_BODY_ERRORS as exc:
+                if attempt == PAGE_READ_MAX_TRIES:
+                    msg = f"page {locator or 'first'} of job {job_id} kept breaking: {exc!r}"
+                    raise SalesforceRetriableError(msg) from None
+                logger.warning(
+                    "Download of page %s of job %s broke off (%s); fetching it again",
+                    locator or "first",
+                    job_id,
+                    type(exc).__name__,
+                )
+                response = bulk.open_result_url(path, params)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def start_download(path: str, params: dict[str, Any] | None, locator: str | None) -> str | None:
+        # Only the headers are awaited here; the body downloads on a pool thread, so the next
+        # page (named by this one's Sforce-Locator) can start at once.
+        response = bulk.open_result_url(path, params)
+        headers = PageHeaders.from_response(locator, response)
+        ready.put(pool.submit(spool, response, path, params, locator))
+        return headers.next_locator
+
+    def plan() -> None:
+        try:
+            if use_result_pages and start_locator is None:
+                for url in bulk.result_page_urls(job_id):
+                    if not _acquire(slots, stop):
+                        return
+                    start_download(url, None, locator_of(url))
+            else:
+                locator = start_locator
+                results_path = f"jobs/query/{job_id}/results"
+                while True:
+                    if not _acquire(slots, stop):
+                        return
+                    params: dict[str, Any] = {"locator": locator} if locator else {}
+                    if max_records:
+                        params["maxRecords"] = max_records
+                    locator = start_download(results_path, params, locator)
+                    if locator is None:
+                        break
+            ready.put(None)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            ready.put(exc)
+
+    planner = threading.Thread(target=plan, name=f"pages-{job_id}", daemon=True)
+    planner.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is None:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            spooled = item.result()
+            page = ResultPage(
+                bulk,
+                job_id,
+                spooled.headers.locator,
+                max_records,
+                first_copy=(spooled.headers, spooled.opener),
+            )
+            try:
+                yield page
+            finally:
+                spooled.file.close()
+                slots.release()
+    finally:
+        stop.set()
+        slots.release()
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _acquire(slots: threading.Semaphore, stop: threading.Event) -> bool:
+    while not slots.acquire(timeout=0.5):
+        if stop.is_set():
+            return False
+    return not stop.is_set()

@@ -1,0 +1,165 @@
+"""Salesforce describe -> Singer JSON schema, replication key, and what Bulk 2.0 cannot return.
+
+https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/field_types.htm
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+
+class Kind(StrEnum):
+    """How a Salesforce field type is represented in a record."""
+
+    STRING = "string"
+    BOOLEAN = "boolean"
+    INTEGER = "integer"
+    NUMBER = "number"
+    DATE = "date"
+    DATETIME = "date-time"
+    TIME = "time"
+
+
+SALESFORCE_TYPE_KINDS: dict[str, Kind] = {
+    **dict.fromkeys(
+        (
+            "id",
+            "reference",
+            "string",
+            "picklist",
+            "multipicklist",
+            "email",
+            "phone",
+            "url",
+            "textarea",
+            "combobox",
+            "encryptedstring",
+        ),
+        Kind.STRING,
+    ),
+    "boolean": Kind.BOOLEAN,
+    "int": Kind.INTEGER,
+    "long": Kind.INTEGER,
+    "double": Kind.NUMBER,
+    "currency": Kind.NUMBER,
+    "percent": Kind.NUMBER,
+    "date": Kind.DATE,
+    "datetime": Kind.DATETIME,
+    "time": Kind.TIME,
+}
+
+# Bulk API 2.0 cannot query compound fields (their components are queried instead) nor base64.
+# https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/queries.htm
+UNSUPPORTED_TYPES: dict[str, str] = {
+    "address": "compound address field (its component fields are kept)",
+    "location": "compound geolocation field (its __Latitude__s/__Longitude__s are kept)",
+    "base64": "base64 field (Bulk API 2.0 cannot return file bodies)",
+}
+
+# Preferred incremental keys, best first: SystemModstamp moves on every change, including
+# system-driven ones that LastModifiedDate misses.
+REPLICATION_KEY_CANDIDATES = ("SystemModstamp", "LastModifiedDate", "CreatedDate")
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One field the tap emits."""
+
+    name: str
+    salesforce_type: str
+    kind: Kind
+    calculated: bool = False
+
+
+@dataclass
+class ObjectSpec:
+    """One sObject as the tap sees it after describe."""
+
+    name: str
+    fields: dict[str, FieldSpec]
+    replication_key: str | None
+    left_out: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def schema(self) -> dict[str, Any]:
+        """The Singer JSON schema of the emitted records."""
+        return {
+            "type": "object",
+            "properties": {name: json_schema_for(spec) for name, spec in self.fields.items()},
+            "required": ["Id"],
+        }
+
+
+def json_schema_for(spec: FieldSpec) -> dict[str, Any]:
+    """The JSON schema of one field; every field but Id may be null."""
+    json_type = {
+        Kind.STRING: "string",
+        Kind.DATE: "string",
+        Kind.DATETIME: "string",
+        Kind.TIME: "string",
+        Kind.BOOLEAN: "boolean",
+        Kind.INTEGER: "integer",
+        Kind.NUMBER: "number",
+    }[spec.kind]
+    schema: dict[str, Any] = {"type": [json_type] if spec.name == "Id" else [json_type, "null"]}
+    if spec.kind in {Kind.DATE, Kind.DATETIME, Kind.TIME}:
+        schema["format"] = spec.kind.value
+    return schema
+
+
+def build_object_spec(
+    describe: Mapping[str, Any], *, include_formula_fields: bool = True
+) -> ObjectSpec:
+    """Turn ``/sobjects/{name}/describe`` into what the tap emits, logging what is left out."""
+    name = str(describe["name"])
+    fields: dict[str, FieldSpec] = {}
+    left_out: dict[str, str] = {}
+    for raw in describe.get("fields", []):
+        field_name = str(raw["name"])
+        sf_type = str(raw.get("type", "")).lower()
+        calculated = bool(raw.get("calculated"))
+        if sf_type in UNSUPPORTED_TYPES:
+            left_out[field_name] = UNSUPPORTED_TYPES[sf_type]
+            continue
+        if calculated and not include_formula_fields and field_name != "Id":
+            left_out[field_name] = "formula/roll-up field (include_formula_fields is false)"
+            continue
+        kind = SALESFORCE_TYPE_KINDS.get(sf_type)
+        if kind is None:
+            logger.warning(
+                "%s.%s has Salesforce type '%s', which this tap does not know; emitting it as text",
+                name,
+                field_name,
+                sf_type,
+            )
+            kind = Kind.STRING
+        fields[field_name] = FieldSpec(field_name, sf_type, kind, calculated)
+    if "Id" not in fields:
+        msg = f"{name} has no Id field in its describe; it cannot be synced with a key"
+        raise ValueError(msg)
+    if left_out:
+        logger.info(
+            "%s: leaving out %d field(s) Bulk API 2.0 cannot query or that are deselected by "
+            "setting: %s",
+            name,
+            len(left_out),
+            "; ".join(f"{f} ({why})" for f, why in sorted(left_out.items())),
+        )
+    return ObjectSpec(
+        name=name,
+        fields=fields,
+        replication_key=choose_replication_key(fields.values()),
+        left_out=left_out,
+    )
+
+
+def choose_replication_key(fields: Iterable[FieldSpec]) -> str | None:
+    """SystemModstamp, else LastModifiedDate, else CreatedDate, else None (full table)."""
+    datetimes = {f.name for f in fields if f.kind is Kind.DATETIME}
+    return next((c for c in REPLICATION_KEY_CANDIDATES if c in datetimes), None)

@@ -1,0 +1,249 @@
+"""tap-salesforce-bulk: settings and stream discovery. HTTP lives in the modules this one calls."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import click
+from singer_sdk import Tap
+from singer_sdk import typing as th
+from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
+
+from tap_salesforce_bulk.config import DEFAULT_API_VERSION, AuthFlow
+from tap_salesforce_bulk.discovery import discover_object_specs
+from tap_salesforce_bulk.errors import SalesforceError
+from tap_salesforce_bulk.jobs import JobPipeline
+from tap_salesforce_bulk.runtime import SyncRuntime
+from tap_salesforce_bulk.streams import SObjectStream
+
+SETTINGS = th.PropertiesList(
+    th.Property(
+        "auth_flow",
+        th.StringType,
+        allowed_values=[flow.value for flow in AuthFlow],
+        description="How to log in: jwt or client_credentials (recommended), refresh_token, "
+        "password (OAuth username-password, retired by Salesforce on 2027-02-20) or soap "
+        "(SOAP login(), retired from API 65.0 on; the tap uses API 64.0 for it). Inferred from "
+        "the credentials given when unset.",
+    ),
+    th.Property(
+        "username", th.StringType, description="Salesforce username (jwt, password, soap)."
+    ),
+    th.Property("password", th.StringType, secret=True, description="Password (password, soap)."),
+    th.Property(
+        "security_token",
+        th.StringType,
+        secret=True,
+        description="Security token, appended to the password (password, soap); not needed "
+        "when the login IP is trusted.",
+    ),
+    th.Property(
+        "client_id",
+        th.StringType,
+        secret=True,
+        description="Connected app consumer key (every flow but soap).",
+    ),
+    th.Property(
+        "client_secret",
+        th.StringType,
+        secret=True,
+        description="Connected app consumer secret (client_credentials, password; "
+        "refresh_token when the app requires it).",
+    ),
+    th.Property("refresh_token", th.StringType, secret=True, description="OAuth refresh token."),
+    th.Property(
+        "private_key",
+        th.StringType,
+        secret=True,
+        description="PEM text of the RSA key whose certificate is on the connected app (jwt). "
+        "Literal \\n sequences are accepted.",
+    ),
+    th.Property(
+        "private_key_path",
+        th.StringType,
+        description="Path of a PEM key file, instead of private_key (jwt).",
+    ),
+    th.Property(
+        "domain",
+        th.StringType,
+        default="login",
+        description="login (production), test (sandbox), or your My Domain such as acme.my "
+        "(required for client_credentials).",
+    ),
+    th.Property(
+        "login_url",
+        th.StringType,
+        description="Full base URL for logins, overriding domain (e.g. https://acme.my.salesforce.com).",
+    ),
+    th.Property(
+        "api_version",
+        th.StringType,
+        default=DEFAULT_API_VERSION,
+        description="Salesforce API version for REST and Bulk 2.0 calls.",
+    ),
+    th.Property(
+        "objects",
+        th.ArrayType(th.StringType),
+        default=["Contact"],
+        description='sObject API names to sync; ["*"] means every object Bulk API 2.0 can query.',
+    ),
+    th.Property(
+        "start_date",
+        th.StringType,
+        description="Sync records modified at or after this ISO 8601 date/timestamp, or within "
+        "the last N days written as 7d. Unset means the whole history.",
+    ),
+    th.Property(
+        "include_deleted",
+        th.BooleanType,
+        default=False,
+        description="Use queryAll and emit deleted (recycle bin) rows with IsDeleted=true.",
+    ),
+    th.Property(
+        "include_formula_fields",
+        th.BooleanType,
+        default=True,
+        description="Emit formula and roll-up fields. Their values can change without "
+        "SystemModstamp moving, so incremental runs can leave them stale.",
+    ),
+    th.Property(
+        "page_size",
+        th.IntegerType,
+        description="maxRecords per result page. Unset lets Salesforce choose and enables "
+        "parallel result URLs (resultPages, API 58.0+).",
+    ),
+    th.Property(
+        "max_wait_time",
+        th.IntegerType,
+        default=3600,
+        description="Seconds a Bulk job may take before the tap aborts it and fails.",
+    ),
+    th.Property(
+        "lag_seconds",
+        th.NumberType,
+        default=300,
+        description="Safety margin: a bookmark never passes a job's creation time minus this, "
+        "so records committed late with an earlier SystemModstamp are read next run.",
+    ),
+    th.Property(
+        "window_days",
+        th.NumberType,
+        description="Split each object into SystemModstamp windows of this many days, one job "
+        "each (parallel jobs, and the bookmark moves after each window). Unset: one job.",
+    ),
+    th.Property(
+        "max_parallel_jobs",
+        th.IntegerType,
+        default=3,
+        description="Bulk jobs alive at once (objects or windows Salesforce runs ahead).",
+    ),
+    th.Property(
+        "max_parallel_downloads",
+        th.IntegerType,
+        default=3,
+        description="Result pages downloaded ahead to disk in parallel; 1 streams each page "
+        "straight from its socket.",
+    ),
+    th.Property(
+        "max_api_usage_percent",
+        th.NumberType,
+        default=80,
+        description="Stop (with resumable state) before creating a job once an org allocation "
+        "(DailyApiRequests, DailyBulkV2QueryJobs, DailyBulkV2QueryFileStorageMB) is this much used.",
+    ),
+).to_dict()
+
+
+class TapSalesforceBulk(Tap):
+    """Salesforce sObjects through Bulk API 2.0 query jobs."""
+
+    name = "tap-salesforce-bulk"
+    config_jsonschema = SETTINGS
+    message_writer_class = MsgSpecWriter
+    # No BATCH (it bypasses the bookmark and typing rules here) and no ACTIVATE_VERSION (a
+    # target would delete rows an incremental run did not re-read).
+    capabilities: ClassVar[list[CapabilitiesEnum]] = [
+        TapCapabilities.CATALOG,
+        TapCapabilities.STATE,
+        TapCapabilities.DISCOVER,
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.STRUCTURED_LOGGING,
+    ]
+
+    _runtime: SyncRuntime | None = None
+    _pipeline: JobPipeline | None = None
+
+    @property
+    def runtime(self) -> SyncRuntime:
+        """Settings, client and job pipeline shared by the streams (no HTTP until used)."""
+        if self._runtime is None:
+            self._runtime = SyncRuntime(self.config)
+        return self._runtime
+
+    def discover_streams(self) -> Sequence[SObjectStream]:
+        """One stream per configured object, typed from Salesforce's describe."""
+        specs = discover_object_specs(
+            self.runtime.client,
+            self.config.get("objects") or ["Contact"],
+            include_formula_fields=self.config.get("include_formula_fields", True),
+        )
+        return [SObjectStream(self, spec) for spec in specs]
+
+    def ensure_pipeline(self) -> JobPipeline:
+        """Plan every selected stream's jobs on first use, so jobs run ahead in Salesforce."""
+        if self._pipeline is None:
+            requests = [
+                request
+                for stream in self.streams.values()
+                if isinstance(stream, SObjectStream) and stream.selected
+                for request in stream.plan_requests()
+            ]
+            self._pipeline = self.runtime.start_pipeline(requests)
+        return self._pipeline
+
+    @classmethod
+    def cb_preflight(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
+        """``--preflight``: check login, limits and record counts, then exit."""
+        if not value:
+            return
+        from tap_salesforce_bulk.preflight import run_preflight
+
+        config = ctx.params.get("config")
+        tap = cls(
+            config=config.config if config else None,
+            parse_env_config=bool(config and config.parse_env),
+        )
+        ctx.exit(run_preflight(tap))
+
+    @classmethod
+    def get_singer_command(cls) -> click.Command:
+        """The SDK's command plus ``--preflight``."""
+        command = super().get_singer_command()
+        command.params.append(
+            click.Option(
+                ["--preflight"],
+                is_flag=True,
+                help="Check login, API limits, record counts and sample records, then exit.",
+                callback=cls.cb_preflight,
+                expose_value=False,
+            )
+        )
+        return command
+
+    @classmethod
+    def invoke(cls, *args: Any, **kwargs: Any) -> None:
+        """Run the tap; known Salesforce failures end with one line, not a traceback."""
+        try:
+            super().invoke(*args, **kwargs)
+        except SalesforceError as exc:
+            cls.logger.error("%s", exc)
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    TapSalesforceBulk.cli()
