@@ -1,0 +1,55 @@
+# Shared helpers for the README's commands (sourced, not run).
+
+say() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
+
+# A Python 3.11 or newer, or a clear message.
+find_python() {
+  for candidate in python3.13 python3.12 python3.11 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      command -v "$candidate"; return 0
+    fi
+  done
+  say "Python 3.11 or newer is needed (Debian: apt-get install python3 python3-venv)"; return 1
+}
+
+# ensure_venv DIR FILE...: create DIR as a virtualenv and install FILE (a requirements file),
+# again only when FILE or the packages' pyproject.toml changed.
+ensure_venv() {
+  local dir="$1" requirements="$2" python stamp want
+  python="$(find_python)"
+  if [ ! -x "$dir/bin/python" ]; then
+    if ! "$python" -m venv "$dir" 2>/dev/null; then
+      rm -rf "$dir"
+      if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        say "installing python3-venv with apt-get (one time)"
+        DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >&2
+        "$python" -m venv "$dir"
+      else
+        say "cannot create a virtualenv: install python3-venv (sudo apt-get install python3-venv)"; return 1
+      fi
+    fi
+    "$dir/bin/python" -m pip install -q --upgrade pip >&2
+  fi
+  stamp="$dir/.installed"
+  want="$(cat "$requirements" tap-salesforce-bulk/pyproject.toml target-postgres-upsert/pyproject.toml | sha256sum | cut -c1-16)"
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "installing $requirements into $dir"
+    "$dir/bin/python" -m pip install -q -r "$requirements" >&2
+    echo "$want" > "$stamp"
+  fi
+}
+
+# Meltano in its own virtualenv (never inside a plugin's): .tools/meltano/bin/meltano
+MELTANO_VERSION="4.4.1"
+ensure_meltano() {
+  local dir=".tools/meltano"
+  if [ ! -x "$dir/bin/meltano" ] || ! "$dir/bin/meltano" --version 2>/dev/null | grep -q "$MELTANO_VERSION"; then
+    say "installing meltano $MELTANO_VERSION into $dir"
+    mkdir -p .tools
+    "$(find_python)" -m venv "$dir"
+    "$dir/bin/python" -m pip install -q --upgrade pip >&2
+    "$dir/bin/python" -m pip install -q "meltano==$MELTANO_VERSION" >&2
+  fi
+}
