@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 from tap_salesforce_bulk.bookmarks import bookmark_after_job, plan_windows, starting_point
 from tap_salesforce_bulk.limits import Allocation, exhausted_allocation, quota_message
@@ -48,7 +49,7 @@ def test_windows_cover_history_without_gaps_and_end_open() -> None:
         "2026-11-23T00:00:00.000Z",
         "2026-11-26T00:00:00.000Z",
     ]
-    assert all(a.end == b.start for a, b in zip(windows, windows[1:], strict=False))
+    assert all(a.end == b.start for a, b in itertools.pairwise(windows))
     assert windows[-1].end is None
 
 
@@ -86,7 +87,8 @@ def test_quota_guard_stops_at_the_budget_and_says_which_limit() -> None:
         "DailyBulkV2QueryJobs": Allocation("DailyBulkV2QueryJobs", 10000, 9000),
     }
     exhausted = exhausted_allocation(allocations, 80.0)
-    assert exhausted is not None and exhausted.name == "DailyApiRequests"
+    assert exhausted is not None
+    assert exhausted.name == "DailyApiRequests"
     assert exhausted_allocation(allocations, 90.0) is None
     assert "rolling 24-hour" in quota_message(exhausted, 80.0)
     no_jobs = {"DailyBulkV2QueryJobs": Allocation("DailyBulkV2QueryJobs", 10000, 0)}

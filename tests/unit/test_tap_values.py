@@ -51,7 +51,7 @@ def test_relative_start_date_counts_days_back_from_now() -> None:
 
 
 def test_bad_start_date_names_the_setting() -> None:
-    with pytest.raises(SettingError, match="^start_date: 'last week'"):
+    with pytest.raises(SettingError, match=r"^start_date: 'last week'"):
         resolve_start_date("last week", now=NOW)
 
 
@@ -87,7 +87,7 @@ def test_csv_values_are_typed_by_schema() -> None:
 def test_empty_csv_fields_are_null() -> None:
     builder = RecordBuilder(list(FIELDS), FIELDS)
     record = builder.build(["003A", "", "", "", "", ""])
-    assert record == {"Id": "003A", **{name: None for name in list(FIELDS)[1:]}}
+    assert record == {"Id": "003A", **dict.fromkeys(list(FIELDS)[1:])}
 
 
 def test_bad_value_names_its_field() -> None:
