@@ -1,0 +1,323 @@
+"""The sink: one stream's records -> checked COPY lines, deduplicated by key, and rejects.
+
+``setup`` decides the table (names, types, metadata columns) and asks the loader thread to create
+or evolve it, so the converters render for the table's real column types. ``add_record`` runs per
+record on the main thread: it formats the record (the checks are in ``records.py``), keeps the
+last record per key (PostgreSQL refuses a merge that meets one key twice), and files records that
+fail their schema as rejects. ``process_batch`` hands the batch to the loader thread; the SDK calls
+it through ``Target.drain_one`` whenever the target decides to flush (see ``target.py``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from singer_sdk.sinks import BatchSink
+
+from target_postgres_upsert.db import (
+    DELETED_AT,
+    TABLE_VERSION,
+    Batch,
+    Database,
+    Reject,
+    TablePlan,
+)
+from target_postgres_upsert.errors import InvalidRecordError, MissingKeyError
+from target_postgres_upsert.records import (
+    NULL,
+    InvalidValue,
+    RowFormatter,
+    check_datetime,
+    copy_line,
+    make_converter,
+)
+from target_postgres_upsert.settings import InvalidRecordPolicy
+from target_postgres_upsert.types import ANY_VALUE, PgType, column_names, pg_type_for, value_kinds
+
+if TYPE_CHECKING:
+    from target_postgres_upsert.target import TargetPostgresUpsert
+
+EXTRACTED_AT = "_sdc_extracted_at"
+RECEIVED_AT = "_sdc_received_at"
+BATCHED_AT = "_sdc_batched_at"
+SEQUENCE = "_sdc_sequence"
+SYNC_STARTED_AT = "_sdc_sync_started_at"
+METADATA_COLUMNS = (
+    EXTRACTED_AT,
+    RECEIVED_AT,
+    BATCHED_AT,
+    DELETED_AT,
+    SEQUENCE,
+    TABLE_VERSION,
+    SYNC_STARTED_AT,
+)
+METADATA_TYPES = {
+    EXTRACTED_AT: PgType.TIMESTAMPTZ,
+    RECEIVED_AT: PgType.TIMESTAMPTZ,
+    BATCHED_AT: PgType.TIMESTAMPTZ,
+    DELETED_AT: PgType.TIMESTAMPTZ,
+    SEQUENCE: PgType.BIGINT,
+    TABLE_VERSION: PgType.BIGINT,
+    SYNC_STARTED_AT: PgType.BIGINT,
+}
+#: Salesforce's deletion flag (queryAll returns deleted rows with IsDeleted = true).
+IS_DELETED_PROPERTY = "IsDeleted"
+REJECT_LOG_LIMIT = 10  # rejects logged one by one per stream; the rest only as counts
+
+
+class PostgresUpsertSink(BatchSink):
+    """Loads one stream into one table with COPY and ``INSERT ... ON CONFLICT``."""
+
+    def __init__(
+        self,
+        target: TargetPostgresUpsert,
+        stream_name: str,
+        schema: dict[str, Any],
+        key_properties: list[str] | None,
+    ) -> None:
+        """Keep the target's settings and loader; the table is decided in ``setup``."""
+        self._host = target
+        self._settings = target.settings
+        super().__init__(target, stream_name, schema, key_properties)
+        self._lines: list[str] = []
+        self._line_numbers: list[int] = []
+        self._positions: dict[Any, int] = {}
+        self._rejects: list[Reject] = []
+        self._nul_removed = 0
+        self._rejected_total = 0
+        self._clock_second = -1
+        self._clock_iso = ""
+        self._bad_time_extracted_logged = False
+        self._plan: TablePlan | None = None
+        self._formatter: RowFormatter | None = None
+        self._full_metadata = self._settings.add_record_metadata
+        self._policy = self._settings.on_invalid_record
+
+    # --- SDK speed knobs: our own checks replace jsonschema; PostgreSQL parses timestamps -------
+
+    def get_validator(self) -> None:
+        """No per-record jsonschema validation (see ``records.py`` for what is checked)."""
+        return
+
+    def _parse_timestamps_in_record(self, record: dict[str, Any], schema: Any, treatment: Any) -> None:
+        """Leave ISO-8601 strings as they are: PostgreSQL parses them."""
+
+    def _singer_validate_message(self, record: dict[str, Any]) -> None:
+        """Missing keys are handled in ``add_record`` (a reject, not a crash)."""
+
+    # --- table plan -----------------------------------------------------------------------------
+
+    @property
+    def plan(self) -> TablePlan:
+        """The table this sink loads (set by ``setup``)."""
+        assert self._plan is not None, "setup() has not run"
+        return self._plan
+
+    def _metadata_columns(self) -> tuple[list[str], list[str]]:
+        """(per-record metadata columns in COPY order, of which those the table keeps)."""
+        if self._full_metadata:
+            per_record = [EXTRACTED_AT, RECEIVED_AT, DELETED_AT, SEQUENCE, TABLE_VERSION]
+            return per_record, [*per_record, BATCHED_AT, SYNC_STARTED_AT]
+        # Deletes and ACTIVATE_VERSION need these two even without record metadata; with hard
+        # deletes _sdc_deleted_at only marks rows to delete in the stage.
+        kept = [TABLE_VERSION] if self._settings.hard_delete else [DELETED_AT, TABLE_VERSION]
+        return [DELETED_AT, TABLE_VERSION], kept
+
+    def setup(self) -> None:
+        """Name the table and columns, create or evolve the table, build the row formatter."""
+        settings = self._settings
+        raw_properties = self.original_schema.get("properties") or {}
+        properties: dict[str, Any] = dict(raw_properties)
+        for key in self.key_properties:
+            if key not in properties:
+                self.logger.warning("Key property %r is not in the schema; storing it as jsonb", key)
+                properties[key] = {}
+        data_props = [p for p in properties if p not in METADATA_COLUMNS]
+        kinds = {
+            p: value_kinds(properties[p]) if isinstance(properties[p], Mapping) else ANY_VALUE
+            for p in data_props
+        }
+        explicit = {
+            k: settings.key_column_map[k] for k in self.key_properties if k in settings.key_column_map
+        }
+        names = column_names(data_props, settings.column_naming, explicit, METADATA_COLUMNS)
+        per_record_meta, kept_meta = self._metadata_columns()
+        schema_name = settings.default_target_schema
+        table = self._host.claim_table(self.stream_name)
+        wanted = [(names[p], pg_type_for(kinds[p])) for p in data_props]
+        wanted += [(name, METADATA_TYPES[name]) for name in kept_meta]
+        key_columns = tuple(names[k] for k in self.key_properties)
+
+        def ensure(db: Database) -> dict[str, PgType | None]:
+            return db.ensure_table(schema_name, table, wanted, key_columns)
+
+        actual = self._host.loader.call(ensure)
+        converters = [(p, make_converter(kinds[p], actual.get(names[p]))) for p in data_props]
+        key_set = set(self.key_properties)
+        self._formatter = RowFormatter(
+            converters, [data_props.index(k) for k in self.key_properties]
+        )
+        self._plan = TablePlan(
+            stream=self.stream_name,
+            schema=schema_name,
+            table=table,
+            columns=tuple(names[p] for p in data_props) + tuple(per_record_meta),
+            key_columns=key_columns,
+            compare_columns=tuple(names[p] for p in data_props if p not in key_set)
+            + (TABLE_VERSION,),
+            target_has_deleted_at=DELETED_AT in actual,
+            hard_delete=settings.hard_delete,
+            constants={SYNC_STARTED_AT: self.sync_started_at} if self._full_metadata else {},
+            now_columns=(BATCHED_AT,) if self._full_metadata else (),
+        )
+        self.logger.info(
+            "Stream %r loads into %s.%s (%s)",
+            self.stream_name,
+            schema_name,
+            table,
+            f"key {', '.join(key_columns)}" if key_columns else "no key: rows are appended",
+        )
+
+    # --- records --------------------------------------------------------------------------------
+
+    def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
+        """SDK entry point; the target calls ``add_record`` directly with the message."""
+        self.add_record(record, {})
+
+    def add_record(self, record: dict[str, Any], message: Mapping[str, Any]) -> None:
+        """Format one record into the pending batch, or reject it."""
+        formatter = self._formatter
+        assert formatter is not None
+        try:
+            fields, nulls = formatter.fields(record)
+        except InvalidValue as exc:
+            self._invalid(exc.reason)
+            return
+        missing = formatter.missing_key(fields) if self.key_properties else None
+        if missing is not None:
+            self._invalid(f"key property {missing!r} is missing or null", missing_key=True)
+            return
+
+        now = time.time()
+        second = int(now)
+        if second != self._clock_second:
+            self._clock_second = second
+            self._clock_iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+        extracted = message.get("time_extracted")
+        if extracted is not None and not check_datetime(extracted):
+            if not self._bad_time_extracted_logged:
+                self.logger.warning("Ignoring time_extracted %r: not a date-time", extracted)
+                self._bad_time_extracted_logged = True
+            extracted = None
+        deleted_at = record.get(DELETED_AT)
+        if deleted_at is not None and not check_datetime(deleted_at):
+            self._invalid(f"{DELETED_AT} {deleted_at!r} is not a date-time")
+            return
+        if deleted_at is None and record.get(IS_DELETED_PROPERTY) is True:
+            deleted_at = extracted or self._clock_iso
+        version = message.get("version")
+        version_text = str(version) if type(version) is int else NULL
+
+        if self._full_metadata:
+            meta = [
+                extracted or NULL,
+                self._clock_iso,
+                deleted_at or NULL,
+                str(int(now * 1000)),
+                version_text,
+            ]
+        else:
+            meta = [deleted_at or NULL, version_text]
+        for value in meta:
+            if value is NULL:
+                nulls += 1
+        fields.extend(meta)
+        line, removed = copy_line(fields, nulls)
+        if removed:
+            self._nul_removed += removed
+        line_number = self._host.line_number
+
+        if self.key_properties:
+            key = formatter.key(fields)
+            position = self._positions.get(key)
+            if position is not None:
+                # Last record wins; it keeps the first one's place in the batch.
+                self._lines[position] = line
+                self._line_numbers[position] = line_number
+                self.tally_duplicate_merged()
+                return
+            self._positions[key] = len(self._lines)
+        self._lines.append(line)
+        self._line_numbers.append(line_number)
+
+    def _invalid(self, reason: str, *, missing_key: bool = False) -> None:
+        line_number = self._host.line_number
+        if self._policy is InvalidRecordPolicy.FAIL:
+            error = MissingKeyError if missing_key else InvalidRecordError
+            raise error(self.stream_name, line_number, reason)
+        self._rejects.append(Reject(self.stream_name, line_number, reason, self._host.current_line))
+        self._rejected_total += 1
+        if self._rejected_total <= REJECT_LOG_LIMIT:
+            self.logger.warning(
+                "Rejected the record at input line %d: %s (kept in %s)",
+                line_number,
+                reason,
+                "_sdc_rejected_records",
+            )
+
+    # --- batches --------------------------------------------------------------------------------
+
+    def process_batch(self, context: dict[str, Any]) -> None:
+        """Queue the pending rows and rejects as one batch for the loader thread."""
+        batch = Batch(self.plan, self._lines, self._line_numbers, self._rejects)
+        self._lines, self._line_numbers, self._positions, self._rejects = [], [], {}, []
+        if self._nul_removed:
+            self.logger.warning(
+                "Removed %d NUL characters from values (PostgreSQL text cannot hold them)",
+                self._nul_removed,
+            )
+            self._nul_removed = 0
+        self._host.loader.submit_batch(partial(self._load, batch))
+
+    def _load(self, batch: Batch, db: Database) -> None:
+        """Runs on the loader thread: load and commit one batch, then report it."""
+        result = db.load(batch, keep_refused=self._policy is InvalidRecordPolicy.REJECT)
+        self.logger.info(
+            "Committed %d rows into %s.%s: %d inserted or changed, %d deleted, %d rejected"
+            " (%.2f s)",
+            result.rows,
+            batch.plan.schema,
+            batch.plan.table,
+            result.written,
+            result.deleted,
+            len(batch.rejects) + len(result.refused),
+            result.seconds,
+        )
+        for reject in result.refused[:REJECT_LOG_LIMIT]:
+            self.logger.warning(
+                "Rejected the record at input line %s: %s", reject.line_number, reject.reason
+            )
+        if result.refused and self._policy is InvalidRecordPolicy.FAIL:
+            first = result.refused[0]
+            raise InvalidRecordError(self.stream_name, first.line_number, first.reason)
+
+    def activate_version(self, new_version: int) -> None:
+        """Queue the removal (hard) or marking (soft) of rows that older versions left behind."""
+        plan = self.plan
+        hard = self._settings.hard_delete
+
+        def activate(db: Database) -> None:
+            count = db.activate_version(plan.schema, plan.table, new_version, hard=hard)
+            self.logger.info(
+                "ACTIVATE_VERSION %d on %s.%s: %s %d rows of older versions",
+                new_version,
+                plan.schema,
+                plan.table,
+                "deleted" if hard else "marked deleted",
+                count,
+            )
+
+        self._host.loader.submit_job(activate)

@@ -1,0 +1,412 @@
+"""target-postgres-upsert: settings, the sink class, and when batches flush and STATE is released.
+
+STATE safety
+------------
+A STATE message is written to stdout only when every record that came before it, in every stream,
+is committed. Two rules give that:
+
+1. The target *queues* a STATE on the loader (``loader.py``) only when no sink holds a record that
+   came before it: at once if every sink is empty when the STATE arrives, else right after the next
+   flush of all sinks. Only the latest such STATE is kept (each STATE supersedes the previous one).
+2. The loader runs batches and STATEs in queue order and writes a STATE only after committing
+   every batch queued before it; after any failure it writes nothing more.
+
+Flushes: all sinks are flushed together when one of them is full (``batch_size_rows``), when the
+oldest unflushed record is older than ``max_batch_age_seconds`` (checked per message and, while the
+tap is quiet, once a second by the reader), at end of input, and before the target stops on bad
+input. Flushing all sinks together is what lets a STATE out: a slow stream's few records would
+otherwise hold back every STATE behind them. A stream's own pending rows are also flushed before a
+changed SCHEMA or an ACTIVATE_VERSION for it, so they are applied in input order.
+"""
+
+from __future__ import annotations
+
+import copy
+import signal
+import sys
+import time
+from types import FrameType
+from typing import Any
+
+import msgspec
+from singer_sdk import typing as th
+from singer_sdk.exceptions import RecordsWithoutSchemaException
+from singer_sdk.helpers.capabilities import (
+    ACTIVATE_VERSION_CONFIG,
+    TARGET_BATCH_SIZE_ROWS_CONFIG,
+    PluginCapabilities,
+)
+from singer_sdk.singerlib.exceptions import InvalidInputLine
+from singer_sdk.target_base import Target
+
+from target_postgres_upsert import db
+from target_postgres_upsert.errors import (
+    DatabaseError,
+    TargetStopped,
+    TerminationRequested,
+    redact,
+)
+from target_postgres_upsert.loader import Loader
+from target_postgres_upsert.reader import NumberedReader
+from target_postgres_upsert.settings import (
+    DEFAULT_KEY_COLUMN_MAP,
+    DEFAULT_MAX_BATCH_AGE_SECONDS,
+    DEFAULT_SCHEMA,
+    Settings,
+)
+from target_postgres_upsert.sinks import PostgresUpsertSink
+from target_postgres_upsert.types import ColumnNaming, short_hash, table_name
+
+_STATE_ENCODER = msgspec.json.Encoder(decimal_format="number")
+EXIT_FAILURE = 1
+EXIT_SIGNAL_BASE = 128  # shell convention: killed by signal N exits 128 + N
+
+
+class TargetPostgresUpsert(Target):
+    """Singer target that upserts any Singer stream into PostgreSQL."""
+
+    name = "target-postgres-upsert"
+    default_sink_class = PostgresUpsertSink
+    message_reader_class = NumberedReader
+    capabilities = [
+        PluginCapabilities.ABOUT,
+        PluginCapabilities.STREAM_MAPS,
+        PluginCapabilities.FLATTENING,
+        PluginCapabilities.STRUCTURED_LOGGING,
+        PluginCapabilities.ACTIVATE_VERSION,
+    ]
+
+    config_jsonschema = th.PropertiesList(
+        th.Property(
+            "database_url",
+            th.StringType,
+            secret=True,
+            description=(
+                "libpq connection URL, e.g. postgresql://user:pass@host:5432/db?sslmode=require."
+                " The discrete settings below override its parts."
+            ),
+        ),
+        th.Property("host", th.StringType, description="Server host name or address."),
+        th.Property("port", th.IntegerType, description="Server port (libpq default 5432)."),
+        th.Property("user", th.StringType, description="User name."),
+        th.Property("password", th.StringType, secret=True, description="Password."),
+        th.Property("database", th.StringType, description="Database name."),
+        th.Property(
+            "sslmode",
+            th.StringType,
+            allowed_values=["disable", "allow", "prefer", "require", "verify-ca", "verify-full"],
+            description="libpq sslmode.",
+        ),
+        th.Property("sslrootcert", th.StringType, description="Path of the CA certificate file."),
+        th.Property("sslcert", th.StringType, description="Path of the client certificate file."),
+        th.Property("sslkey", th.StringType, description="Path of the client private key file."),
+        th.Property(
+            "default_target_schema",
+            th.StringType,
+            default=DEFAULT_SCHEMA,
+            description="Schema the tables (and _sdc_rejected_records) go in; created if missing.",
+        ),
+        th.Property(
+            "max_batch_age_seconds",
+            th.NumberType,
+            default=DEFAULT_MAX_BATCH_AGE_SECONDS,
+            description=(
+                "Commit pending records once the oldest is this old, even if the batch is not"
+                " full, so STATE keeps moving on slow streams."
+            ),
+        ),
+        th.Property(
+            "key_column_map",
+            th.ObjectType(additional_properties=th.StringType),
+            default=dict(DEFAULT_KEY_COLUMN_MAP),
+            description=(
+                "Key property -> column name. With the default, a stream keyed on Id is keyed"
+                " on the column salesforce_id."
+            ),
+        ),
+        th.Property(
+            "column_naming",
+            th.StringType,
+            allowed_values=[n.value for n in ColumnNaming],
+            default=ColumnNaming.SNAKE_CASE.value,
+            description=(
+                "snake_case: FirstName -> first_name, Contact -> contact; preserve: names as"
+                " sent. Names over 63 bytes are shortened with a hash suffix."
+            ),
+        ),
+        th.Property(
+            "hard_delete",
+            th.BooleanType,
+            default=False,
+            description=(
+                "Delete rows for deleted records (IsDeleted true or _sdc_deleted_at set) and for"
+                " ACTIVATE_VERSION, instead of setting _sdc_deleted_at."
+            ),
+        ),
+        th.Property(
+            "add_record_metadata",
+            th.BooleanType,
+            default=True,
+            description=(
+                "Add _sdc_extracted_at, _sdc_received_at, _sdc_batched_at, _sdc_sequence and"
+                " _sdc_sync_started_at columns (_sdc_deleted_at and _sdc_table_version are"
+                " always kept for deletes and versions)."
+            ),
+        ),
+        th.Property(
+            "on_invalid_record",
+            th.StringType,
+            allowed_values=["reject", "fail"],
+            default="reject",
+            description=(
+                "reject: store a record that fails its schema in _sdc_rejected_records and go"
+                " on; fail: commit what came before and stop with an error."
+            ),
+        ),
+    ).to_dict()
+
+    def __init__(self, **kwargs: Any) -> None:
+        """Read the settings and start the loader thread (it connects on first use)."""
+        super().__init__(**kwargs)
+        self.settings = Settings.from_config(self.config)
+        self.max_parallelism = 1  # sinks only queue batches; the loader thread does the work
+        self.loader = Loader(
+            connect=self._connect,
+            write_state=self._emit_state,
+            redact=lambda text: redact(text, self.settings.secrets),
+        )
+        self._tables: dict[str, str] = {}
+        self._state_to_release: dict[str, Any] | None = None
+        self._oldest_pending_at: float | None = None
+        self._stopping = False
+        self.reader.on_idle = self._check_age
+
+    @classmethod
+    def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:
+        """Add the SDK settings we honour (not ``load_method`` or ``validate_records``)."""
+        for builtin in (TARGET_BATCH_SIZE_ROWS_CONFIG, ACTIVATE_VERSION_CONFIG):
+            for name, schema in builtin["properties"].items():
+                config_jsonschema["properties"].setdefault(name, schema)
+        super(Target, cls).append_builtin_config(config_jsonschema)
+
+    # --- things the sinks use -------------------------------------------------------------------
+
+    @property
+    def reader(self) -> NumberedReader:
+        """The message reader (line numbers for rejects and errors)."""
+        reader = self.message_reader
+        assert isinstance(reader, NumberedReader)
+        return reader
+
+    @property
+    def line_number(self) -> int:
+        """The input line being processed."""
+        return self.reader.line_number
+
+    @property
+    def current_line(self) -> str:
+        """The raw input line being processed."""
+        return self.reader.current_line
+
+    def claim_table(self, stream_name: str) -> str:
+        """The table for a stream; a second stream whose name maps to the same table gets a
+        hashed name instead of sharing it."""
+        name = table_name(stream_name, self.settings.column_naming)
+        owner = self._tables.setdefault(name, stream_name)
+        if owner != stream_name:
+            name = f"{name[:54]}_{short_hash(stream_name)}"
+            self.logger.warning(
+                "Streams %r and %r map to the same table; %r loads into %r",
+                owner,
+                stream_name,
+                stream_name,
+                name,
+            )
+            self._tables[name] = stream_name
+        return name
+
+    def _connect(self) -> db.Database:
+        return db.Database(db.connect(self.settings.connection))
+
+    def _emit_state(self, state: dict[str, Any]) -> None:
+        """Runs on the loader thread once everything before this STATE is committed."""
+        sys.stdout.write(_STATE_ENCODER.encode(state).decode("utf-8") + "\n")
+        sys.stdout.flush()
+
+    def _write_state_message(self, state: dict[str, Any]) -> None:
+        """The SDK's ``drain_all`` writes STATE directly; route it through the loader instead."""
+        self.loader.submit_state(copy.deepcopy(state))
+
+    # --- flushing -------------------------------------------------------------------------------
+
+    def _sinks(self) -> list[Any]:
+        return [*self._sinks_to_clear, *self._sinks_active.values()]
+
+    def _has_pending(self) -> bool:
+        return any(sink.current_size for sink in self._sinks())
+
+    def _flush_all(self) -> None:
+        """Queue every sink's pending rows, then the STATE that this makes safe."""
+        for sink in self._sinks():
+            self.drain_one(sink)
+        for sink in self._sinks_to_clear:
+            sink.clean_up()
+        self._sinks_to_clear = []
+        self._oldest_pending_at = None
+        self._release_state()
+
+    def _release_state(self) -> None:
+        if self._state_to_release is not None:
+            self.loader.submit_state(self._state_to_release)
+            self._state_to_release = None
+
+    def _check_age(self) -> None:
+        started = self._oldest_pending_at
+        if started is not None and time.monotonic() - started >= self.settings.max_batch_age_seconds:
+            self.logger.info(
+                "Records have waited %.0f s (max_batch_age_seconds); committing all streams",
+                time.monotonic() - started,
+            )
+            self._flush_all()
+
+    # --- messages -------------------------------------------------------------------------------
+
+    def _process_record_message(self, message_dict: dict[str, Any]) -> None:
+        stream_name = message_dict.get("stream")
+        record = message_dict.get("record")
+        if not isinstance(stream_name, str) or not isinstance(record, dict):
+            msg = "a RECORD message needs a 'stream' name and a 'record' object"
+            raise InvalidInputLine(msg)
+        stream_maps = self.mapper.stream_maps.get(stream_name)
+        if stream_maps is None:
+            msg = f"RECORD for stream {stream_name!r} before its SCHEMA"
+            raise RecordsWithoutSchemaException(msg)
+        if self._oldest_pending_at is None:
+            self._oldest_pending_at = time.monotonic()
+        several = len(stream_maps) > 1
+        for stream_map in stream_maps:
+            transformed = stream_map.transform(copy.copy(record) if several else record)
+            if transformed is None:
+                continue  # filtered out by a stream map
+            sink = self._sinks_active[stream_map.stream_alias]
+            sink.tally_record_read()
+            sink.add_record(transformed, message_dict)
+            sink.record_counter_metric.increment()
+            if sink.is_full:
+                self._flush_all()
+        self._check_age()
+
+    def _process_schema_message(self, message_dict: dict[str, Any]) -> None:
+        stream_name = message_dict.get("stream")
+        schema = message_dict.get("schema")
+        if not isinstance(stream_name, str) or not isinstance(schema, dict):
+            msg = "a SCHEMA message needs a 'stream' name and a 'schema' object"
+            raise InvalidInputLine(msg)
+        stream_maps = self.mapper.stream_maps.get(stream_name)
+        if stream_maps and (
+            stream_maps[0].raw_schema != schema
+            or stream_maps[0].raw_key_properties != message_dict.get("key_properties")
+        ):
+            # Rows formatted for the old table shape are committed before the table changes.
+            for stream_map in stream_maps:
+                sink = self._sinks_active.get(stream_map.stream_alias)
+                if sink is not None:
+                    self.drain_one(sink)
+            if not self._has_pending():
+                self._release_state()
+        super()._process_schema_message(message_dict)
+        for sink in self._sinks_to_clear:
+            sink.clean_up()
+        self._sinks_to_clear = []
+
+    def _process_state_message(self, message_dict: dict[str, Any]) -> None:
+        self._assert_line_requires(message_dict, requires={"value"})
+        state = message_dict["value"]
+        if state == self._latest_state:
+            return
+        self._latest_state = state
+        self._state_to_release = state
+        if not self._has_pending():
+            self._release_state()
+        self._check_age()
+
+    def _process_activate_version_message(self, message_dict: dict[str, Any]) -> None:
+        stream_name = message_dict.get("stream")
+        version = message_dict.get("version")
+        if not isinstance(stream_name, str) or type(version) is not int:
+            msg = "an ACTIVATE_VERSION message needs a 'stream' name and an integer 'version'"
+            raise InvalidInputLine(msg)
+        stream_maps = self.mapper.stream_maps.get(stream_name)
+        if stream_maps is None:
+            msg = f"ACTIVATE_VERSION for stream {stream_name!r} before its SCHEMA"
+            raise RecordsWithoutSchemaException(msg)
+        for stream_map in stream_maps:
+            sink = self._sinks_active[stream_map.stream_alias]
+            if not sink.process_activate_version_messages:
+                self.logger.warning("Ignoring ACTIVATE_VERSION for %r (disabled)", stream_name)
+                continue
+            self.drain_one(sink)  # the new version's rows first, then the sweep
+            sink.activate_version(version)
+        if not self._has_pending():
+            self._release_state()
+
+    def _process_batch_message(self, message_dict: dict[str, Any]) -> None:
+        msg = "BATCH messages are not supported; send RECORD messages"
+        raise InvalidInputLine(msg)
+
+    def process_endofpipe(self) -> None:
+        """Commit everything, write the last safe STATE, close the connection."""
+        self._flush_all()
+        for sink in self._sinks_active.values():
+            sink.clean_up()
+        self.loader.close()
+
+    # --- stopping -------------------------------------------------------------------------------
+
+    def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM/SIGINT: unwind the read loop; ``invoke`` then commits and stops."""
+        if not self._stopping:
+            self._stopping = True
+            raise TerminationRequested(signum)
+
+    def stop(self, reason: BaseException) -> int:
+        """After an error: commit what came before (unless the database failed); exit code."""
+        self._stopping = True
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        message = str(reason)
+        if isinstance(reason, DatabaseError) or self.loader.failed:
+            self.loader.abort()
+        elif not self.loader.closed:
+            try:
+                self._flush_all()
+                self.loader.close()
+            except TargetStopped as exc:
+                message = f"{message}; then {exc}"
+        if isinstance(reason, TerminationRequested):
+            self.logger.error("Stopped by signal %d; committed what came before", reason.signum)
+            return EXIT_SIGNAL_BASE + reason.signum
+        self.logger.error("%s", message)
+        return EXIT_FAILURE
+
+    @classmethod
+    def invoke(  # type: ignore[override]
+        cls,
+        *,
+        about: bool = False,
+        about_format: str | None = None,
+        config: Any = None,
+        file_input: Any = None,
+    ) -> None:
+        """Run the target; known failures end with a one-line error and a non-zero exit."""
+        super(Target, cls).invoke(about=about, about_format=about_format)
+        cls.print_version(print_fn=cls.logger.info)
+        target = cls(
+            config=config.config if config is not None else None,
+            validate_config=True,
+            parse_env_config=config.parse_env if config is not None else False,
+        )
+        try:
+            target.listen(file_input)
+        except (TargetStopped, TerminationRequested) as exc:
+            sys.exit(target.stop(exc))
