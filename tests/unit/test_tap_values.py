@@ -165,3 +165,12 @@ def test_soap_login_never_uses_a_version_that_retired_it() -> None:
     assert resolve_api_version({"api_version": "v62"}) == "62.0"
     with pytest.raises(SettingError, match="api_version"):
         resolve_api_version({"api_version": "40.0"})
+
+
+def test_non_finite_and_malformed_numbers_are_refused() -> None:
+    builder = RecordBuilder(list(FIELDS), FIELDS)
+    for bad in ("NaN", "Infinity", "12,5", "1e"):
+        with pytest.raises(RecordValueError, match="field Score__c"):
+            builder.build(["003A", "", "", bad, "", ""])
+    assert builder.build(["003A", "", "-7", "-0.5", "", ""])["Score__c"] == Decimal("-0.5")
+    assert builder.build(["003A", "", "-7", "1E+3", "", ""])["Panel_Size__c"] == -7
