@@ -1,0 +1,185 @@
+"""OAuth 2.0 token endpoint, access tokens and the identity URL.
+
+Grants and their replies follow Salesforce's flow pages: username-password (no refresh token;
+https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_username_password_flow.htm),
+refresh token (reply has no refresh_token), client credentials, and JWT bearer (reply has
+access_token, scope, instance_url, id, token_type only;
+https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_jwt_flow.htm). Error bodies
+are the ones Salesforce returns: ``invalid_client_id``/"client identifier invalid",
+``invalid_client``/"invalid client credentials", ``invalid_grant``/"authentication failure",
+"expired access/refresh token", "invalid assertion", "audience is invalid", "expired
+authorization code" (an expired JWT), "user hasn't approved this consumer",
+``unsupported_grant_type``/"grant type not supported".
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from tests.fake_salesforce.errors import OAuthError
+from tests.fake_salesforce.keys import verify_rs256
+from tests.fake_salesforce.vocabulary import GrantType
+
+JWT_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
+ACCESS_TOKEN_SECRET_CHARS = 96
+API_SCOPE = "api"
+DEFAULT_SCOPES = "api refresh_token"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Everything a client needs to log in to the emulator."""
+
+    username: str
+    password: str
+    security_token: str
+    client_id: str
+    client_secret: str
+    refresh_token: str
+    private_key_pem: str
+
+    def as_json(self) -> dict[str, str]:
+        """Plain dict (for the ready file and the control API)."""
+        return dict(self.__dict__)
+
+
+class TokenStore:
+    """Issued access tokens; ``expire_all`` makes every one of them invalid at once."""
+
+    def __init__(self, org_id: str) -> None:
+        self.org_id = org_id
+        self._lock = threading.Lock()
+        self._tokens: set[str] = set()
+        self.generation = 0
+
+    def issue(self) -> str:
+        """A new opaque token shaped like Salesforce's ``00D...!AQ...``."""
+        token = f"{self.org_id[:15]}!AQ" + secrets.token_urlsafe(ACCESS_TOKEN_SECRET_CHARS)[:ACCESS_TOKEN_SECRET_CHARS]
+        with self._lock:
+            self._tokens.add(token)
+        return token
+
+    def valid(self, token: str | None) -> bool:
+        """Whether ``token`` was issued and has not expired."""
+        with self._lock:
+            return token is not None and token in self._tokens
+
+    def expire_all(self) -> None:
+        """Every issued access token becomes invalid (sessions time out)."""
+        with self._lock:
+            self._tokens.clear()
+            self.generation += 1
+
+
+def _b64url_decode(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+class OAuthServer:
+    """Handles ``POST /services/oauth2/token`` for the four grants."""
+
+    def __init__(self, credentials: Credentials, tokens: TokenStore, base_url: str, user_id: str,
+                 now_ms: object) -> None:
+        self.credentials = credentials
+        self.tokens = tokens
+        self.base_url = base_url
+        self.user_id = user_id
+        self._now_ms = now_ms
+
+    @property
+    def identity_url(self) -> str:
+        """The ``id`` of token replies: ``{instance}/id/{orgId}/{userId}``."""
+        return f"{self.base_url}/id/{self.tokens.org_id}/{self.user_id}"
+
+    def _issued(self, scope: str | None, signed: bool = True) -> dict[str, str]:
+        token = self.tokens.issue()
+        issued_at = str(self._now_ms())  # type: ignore[operator]
+        reply: dict[str, str] = {"access_token": token}
+        if signed:
+            digest = hmac.new(self.credentials.client_secret.encode(), (self.identity_url + issued_at).encode(),
+                              hashlib.sha256).digest()
+            reply["signature"] = base64.b64encode(digest).decode()
+        if scope is not None:
+            reply["scope"] = scope
+        reply.update({"instance_url": self.base_url, "id": self.identity_url, "token_type": "Bearer"})
+        if signed:
+            reply["issued_at"] = issued_at
+        return reply
+
+    def grant(self, body: bytes, query: str, authorization: str | None) -> tuple[str, dict[str, str]]:
+        """Run the grant in the form body; returns (grant name, success JSON) or raises OAuthError."""
+        params = {k: v[-1] for k, v in parse_qs(query).items()}
+        params.update({k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()})
+        if authorization and authorization.lower().startswith("basic "):
+            user, _, secret = base64.b64decode(authorization[6:]).decode().partition(":")
+            params.setdefault("client_id", user)
+            params.setdefault("client_secret", secret)
+        grant = params.get("grant_type", "")
+        handlers = {
+            GrantType.PASSWORD: self._password,
+            GrantType.REFRESH_TOKEN: self._refresh,
+            GrantType.CLIENT_CREDENTIALS: self._client_credentials,
+            GrantType.JWT_BEARER: self._jwt,
+        }
+        try:
+            handler = handlers[GrantType(grant)]
+        except ValueError:
+            raise OAuthError("unsupported_grant_type", "grant type not supported") from None
+        return grant, handler(params)
+
+    def _client(self, params: dict[str, str], secret_required: bool = True) -> None:
+        if params.get("client_id") != self.credentials.client_id:
+            raise OAuthError("invalid_client_id", "client identifier invalid")
+        secret = params.get("client_secret")
+        if (secret_required or secret is not None) and secret != self.credentials.client_secret:
+            raise OAuthError("invalid_client", "invalid client credentials")
+
+    def _password(self, params: dict[str, str]) -> dict[str, str]:
+        self._client(params)
+        creds = self.credentials
+        if params.get("username") != creds.username or params.get("password") != creds.password + creds.security_token:
+            raise OAuthError("invalid_grant", "authentication failure")
+        return self._issued(scope=None)
+
+    def _refresh(self, params: dict[str, str]) -> dict[str, str]:
+        self._client(params, secret_required=False)
+        if params.get("refresh_token") != self.credentials.refresh_token:
+            raise OAuthError("invalid_grant", "expired access/refresh token")
+        return self._issued(scope=DEFAULT_SCOPES)
+
+    def _client_credentials(self, params: dict[str, str]) -> dict[str, str]:
+        self._client(params)
+        return self._issued(scope=API_SCOPE)
+
+    def _jwt(self, params: dict[str, str]) -> dict[str, str]:
+        assertion = params.get("assertion", "")
+        parts = assertion.split(".")
+        if len(parts) != 3:
+            raise OAuthError("invalid_grant", "invalid assertion")
+        try:
+            header = json.loads(_b64url_decode(parts[0]))
+            claims = json.loads(_b64url_decode(parts[1]))
+            signature = _b64url_decode(parts[2])
+        except (ValueError, json.JSONDecodeError):
+            raise OAuthError("invalid_grant", "invalid assertion") from None
+        if claims.get("iss") != self.credentials.client_id:
+            raise OAuthError("invalid_client_id", "client identifier invalid")
+        if header.get("alg") != "RS256" or not verify_rs256(f"{parts[0]}.{parts[1]}".encode(), signature):
+            raise OAuthError("invalid_grant", "invalid assertion")
+        audiences = claims.get("aud")
+        audiences = audiences if isinstance(audiences, list) else [audiences]
+        if not any(aud in (*JWT_AUDIENCES, self.base_url) for aud in audiences):
+            raise OAuthError("invalid_grant", "audience is invalid")
+        exp = claims.get("exp")
+        if not isinstance(exp, int | float) or exp * 1000 <= self._now_ms():  # type: ignore[operator]
+            raise OAuthError("invalid_grant", "expired authorization code")
+        if claims.get("sub") != self.credentials.username:
+            raise OAuthError("invalid_grant", "user hasn't approved this consumer")
+        return self._issued(scope=DEFAULT_SCOPES, signed=False)

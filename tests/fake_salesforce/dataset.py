@@ -1,0 +1,307 @@
+"""One emulated object's rows: generated base data plus a small overlay of emulated changes.
+
+Base rows are never stored (see ``pools`` and ``stamps``). Changes made through the control API
+(update, insert, soft delete) live in ``overlay``: row number -> frozen ``OverlayRow``. A job's
+snapshot is the row count plus a shallow copy of that dict, so later changes cannot reach a job
+that already started processing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from tests.fake_salesforce.clock import parse_date_literal, parse_datetime_literal
+from tests.fake_salesforce.fields import FieldSpec
+from tests.fake_salesforce.ids import IdSpace
+from tests.fake_salesforce.pools import PoolGroup
+from tests.fake_salesforce.stamps import TIE_GROUP_ROWS, BaseStamps
+from tests.fake_salesforce.values import Typed, text_of
+from tests.fake_salesforce.vocabulary import FieldType
+
+# Soft-deleted base rows: row r is deleted when (r * DELETED_MULTIPLIER + seed) % DELETED_MODULUS == 0.
+DELETED_MULTIPLIER = 7919
+DELETED_MODULUS = 211
+STAMP_FIELDS = ("SystemModstamp", "LastModifiedDate", "CreatedDate")
+
+
+@dataclass(frozen=True)
+class SerialField:
+    """A per-row unique number rendered as text (e.g. an NPI): base + (row*mult + offset) % span."""
+
+    base: int
+    span: int
+    multiplier: int
+    offset: int
+
+    def text(self, row: int) -> str:
+        """The value of row ``row``."""
+        return str(self.base + (row * self.multiplier + self.offset) % self.span)
+
+
+@dataclass(frozen=True)
+class OverlayRow:
+    """A row as changed by the emulator: field overrides, new stamps, deleted flag."""
+
+    modstamp_ms: int
+    last_modified_ms: int
+    created_ms: int | None = None  # None: keep the base CreatedDate
+    deleted: bool = False
+    values: Mapping[str, Typed] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What a query job sees: the row count and overlay at the moment it started processing."""
+
+    total_rows: int
+    overlay: Mapping[int, OverlayRow]
+    taken_at_ms: int
+
+
+class ObjectData:
+    """Rows of one sObject, generated lazily, with emulated changes in an overlay."""
+
+    def __init__(
+        self,
+        name: str,
+        fields: Sequence[FieldSpec],
+        rows: int,
+        seed: int,
+        id_space: IdSpace,
+        groups: Mapping[str, PoolGroup],
+        serials: Mapping[str, SerialField] | None = None,
+    ) -> None:
+        self.name = name
+        self.fields = tuple(fields)
+        self.by_name = {spec.name.lower(): spec for spec in self.fields}
+        self.base_rows = rows
+        self.seed = seed
+        self.ids = id_space
+        self.groups = dict(groups)
+        self.group_of = {spec.name: groups[spec.group] for spec in self.fields if spec.group in groups}
+        self.serials = dict(serials or {})
+        self.stamps = BaseStamps(rows, seed)
+        self.overlay: dict[int, OverlayRow] = {}
+        self.total_rows = rows
+        self.lock = threading.RLock()
+        self._mutations = 0
+
+    # ---- base values -------------------------------------------------------------------
+    def field(self, name: str) -> FieldSpec | None:
+        """The field named ``name`` (case-insensitive, as SOQL resolves names)."""
+        return self.by_name.get(name.lower())
+
+    def base_deleted(self, row: int) -> bool:
+        """Whether generated row ``row`` is soft-deleted."""
+        return row < self.base_rows and (row * DELETED_MULTIPLIER + self.seed) % DELETED_MODULUS == 0
+
+    def base_typed(self, name: str, row: int) -> Typed:
+        """The generated value of a non-compound field."""
+        group = self.group_of.get(name)
+        if group is not None:
+            return group.typed[name][(row * group.multiplier + group.offset) % group.size]
+        if name == "Id":
+            return self.ids.id_of(row)
+        if name == "IsDeleted":
+            return self.base_deleted(row)
+        if name in STAMP_FIELDS:
+            tie = min(row, self.base_rows - 1) // TIE_GROUP_ROWS if self.base_rows else 0
+            if name == "SystemModstamp":
+                return self.stamps.modstamp_ms[tie]
+            if name == "LastModifiedDate":
+                return self.stamps.last_modified_ms[tie]
+            return self.stamps.created_ms[tie]
+        if name in self.serials:
+            return self.serials[name].text(row)
+        raise KeyError(name)
+
+    def typed(self, name: str, row: int, change: OverlayRow | None) -> Typed:
+        """A field's value for a row, with its overlay change applied."""
+        if change is not None:
+            if name in change.values:
+                return change.values[name]
+            if name == "SystemModstamp":
+                return change.modstamp_ms
+            if name == "LastModifiedDate":
+                return change.last_modified_ms
+            if name == "CreatedDate" and change.created_ms is not None:
+                return change.created_ms
+            if name == "IsDeleted":
+                return change.deleted
+        return self.base_typed(name, row)
+
+    def compound(self, spec: FieldSpec, row: int, change: OverlayRow | None) -> Typed:
+        """The JSON object REST returns for an address or geolocation field."""
+        components = [f for f in self.fields if f.compound_field_name == spec.name]
+        values = {f.name: self.typed(f.name, row, change) for f in components}
+        if spec.type is FieldType.LOCATION:
+            lat = next(v for k, v in values.items() if k.endswith("__Latitude__s"))
+            lon = next(v for k, v in values.items() if k.endswith("__Longitude__s"))
+            return None if lat is None and lon is None else {"latitude": lat, "longitude": lon}
+        prefix = spec.name.removesuffix("Address")
+        keys = {"Street": "street", "City": "city", "State": "state", "PostalCode": "postalCode",
+                "Country": "country", "Latitude": "latitude", "Longitude": "longitude",
+                "GeocodeAccuracy": "geocodeAccuracy"}
+        result = {json_key: values.get(prefix + suffix) for suffix, json_key in keys.items()}
+        return None if all(v is None for v in result.values()) else {**result, "countryCode": None,
+                                                                       "stateCode": None}
+
+    def deleted(self, row: int, overlay: Mapping[int, OverlayRow]) -> bool:
+        """Whether ``row`` is soft-deleted, given an overlay."""
+        change = overlay.get(row)
+        return change.deleted if change is not None else self.base_deleted(row)
+
+    # ---- snapshots and changes ---------------------------------------------------------
+    def snapshot(self, now_ms: int) -> Snapshot:
+        """Freeze the current state for a job."""
+        with self.lock:
+            return Snapshot(self.total_rows, dict(self.overlay), now_ms)
+
+    def _pick_rows(self, count: int) -> list[int]:
+        self._mutations += 1
+        rng = random.Random(self.seed * 1_000_003 + self._mutations)
+        rows: list[int] = []
+        seen: set[int] = set()
+        limit = self.total_rows
+        attempts = 0
+        while len(rows) < min(count, limit) and attempts < count * 50 + 1000:
+            attempts += 1
+            row = rng.randrange(limit)
+            if row in seen or self.deleted(row, self.overlay):
+                continue
+            seen.add(row)
+            rows.append(row)
+        return rows
+
+    def rows_of(self, ids: Sequence[str]) -> list[int]:
+        """Row numbers of ids; unknown ids raise ``KeyError``."""
+        rows = []
+        for record_id in ids:
+            row = self.ids.row_of(record_id)
+            if row is None or row >= self.total_rows:
+                raise KeyError(f"no {self.name} with id {record_id}")
+            rows.append(row)
+        return rows
+
+    def coerce(self, name: str, value: object) -> tuple[str, Typed]:
+        """Validate a field name and convert a control-API value to the typed form."""
+        spec = self.field(name)
+        if spec is None or spec.is_compound or spec.system or spec.name == "Id":
+            raise KeyError(f"{self.name}.{name} cannot be set")
+        return spec.name, coerce_value(spec.type, value)
+
+    def update(
+        self, rows: Sequence[int], values: Mapping[str, Typed], stamp_ms: int
+    ) -> None:
+        """Change fields (possibly none) and move SystemModstamp/LastModifiedDate to ``stamp_ms``."""
+        with self.lock:
+            for row in rows:
+                old = self.overlay.get(row)
+                merged = {**(old.values if old else {}), **values}
+                deleted = old.deleted if old else self.base_deleted(row)
+                created = old.created_ms if old else None
+                self.overlay[row] = OverlayRow(stamp_ms, stamp_ms, created, deleted, merged)
+
+    def insert(self, count: int, stamp_ms: int) -> list[int]:
+        """Append ``count`` new rows created at ``stamp_ms``."""
+        with self.lock:
+            first = self.total_rows
+            for row in range(first, first + count):
+                self.overlay[row] = OverlayRow(stamp_ms, stamp_ms, stamp_ms, False, {})
+            self.total_rows += count
+            return list(range(first, first + count))
+
+    def delete(self, rows: Sequence[int], stamp_ms: int) -> None:
+        """Soft-delete rows: IsDeleted becomes true and SystemModstamp moves."""
+        with self.lock:
+            for row in rows:
+                old = self.overlay.get(row)
+                if old is None:
+                    old = OverlayRow(stamp_ms, stamp_ms)
+                self.overlay[row] = replace(old, modstamp_ms=stamp_ms, deleted=True)
+
+    def pick_rows(self, count: int) -> list[int]:
+        """Choose ``count`` distinct live rows, deterministically per seed and call."""
+        with self.lock:
+            return self._pick_rows(count)
+
+    # ---- truth ---------------------------------------------------------------------------
+    def truth(self, include_deleted: bool = False) -> Iterator[dict[str, str | None]]:
+        """Every row as the CSV renders it (text, None for null); compound fields omitted."""
+        snap = self.snapshot(0)
+        plain = [spec for spec in self.fields if not spec.is_compound]
+        pooled_groups = [g for g in self.groups.values() if any(not f.is_compound for f in g.fields)]
+        names: list[str] = ["Id", "IsDeleted", "SystemModstamp", "LastModifiedDate", "CreatedDate"]
+        names += list(self.serials)
+        for group in pooled_groups:
+            names += [f.name for f in group.fields if not f.is_compound]
+        text_rows = [(g, g.text_rows()) for g in pooled_groups]
+        stamps = self.stamps
+        serials = list(self.serials.values())
+        for row in range(snap.total_rows):
+            change = snap.overlay.get(row)
+            if change is None:
+                deleted = self.base_deleted(row)
+                if deleted and not include_deleted:
+                    continue
+                tie = row // TIE_GROUP_ROWS
+                values: list[str | None] = [
+                    self.ids.id_of(row),
+                    "true" if deleted else "false",
+                    stamps.modstamp_cells[tie][1:-1],
+                    stamps.last_modified_cells[tie][1:-1],
+                    stamps.created_cells[tie][1:-1],
+                ]
+                values += [serial.text(row) for serial in serials]
+                for group, rows in text_rows:
+                    values += rows[(row * group.multiplier + group.offset) % group.size]
+                yield dict(zip(names, values, strict=True))
+            else:
+                if change.deleted and not include_deleted:
+                    continue
+                yield {s.name: text_of(s.type, self.typed(s.name, row, change)) for s in plain}
+
+
+def coerce_value(field_type: FieldType, value: object) -> Typed:
+    """Convert a Python/JSON value into the emulator's typed form for ``field_type``."""
+    if value is None:
+        return None
+    if field_type is FieldType.BOOLEAN:
+        if isinstance(value, str):
+            return value.lower() == "true"
+        return bool(value)
+    if field_type is FieldType.DATETIME:
+        return to_epoch_ms(value)
+    if field_type is FieldType.DATE:
+        if isinstance(value, dt.date):
+            return (value - dt.date(1970, 1, 1)).days
+        day = parse_date_literal(str(value))
+        if day is None:
+            raise ValueError(f"not a date: {value!r}")
+        return day
+    if field_type is FieldType.INT:
+        return int(value)  # type: ignore[call-overload]
+    if field_type.is_numeric:
+        return float(value)  # type: ignore[arg-type]
+    return str(value)
+
+
+def to_epoch_ms(value: object) -> int:
+    """Epoch ms from an int (ms), an aware datetime or an ISO/SOQL datetime string."""
+    if isinstance(value, bool):
+        raise ValueError("not a datetime")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return int(aware.timestamp() * 1000)
+    text = str(value).replace("+0000", "Z")
+    parsed = parse_datetime_literal(text)
+    if parsed is None:
+        raise ValueError(f"not a datetime: {value!r}")
+    return parsed
+

@@ -1,0 +1,198 @@
+"""``FakeSalesforce``: the emulator's Python API and its HTTP server.
+
+A ``ThreadingHTTPServer`` on 127.0.0.1 (port 0 by default) in a daemon thread serves the
+Salesforce APIs the tap uses (see README.md for the list) plus the ``/__emulator/`` control API.
+Login URL and instance URL are both ``sf.url``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from http.server import ThreadingHTTPServer
+from types import TracebackType
+
+from tests.fake_salesforce import keys
+from tests.fake_salesforce.auth import Credentials, OAuthServer, TokenStore
+from tests.fake_salesforce.clock import EmulatorClock
+from tests.fake_salesforce.counters import Counters
+from tests.fake_salesforce.dataset import ObjectData, to_epoch_ms
+from tests.fake_salesforce.faults import Fault, FaultInjector
+from tests.fake_salesforce.http_handler import Handler
+from tests.fake_salesforce.jobs import JobStore, QueryJob
+from tests.fake_salesforce.limits import Limits
+from tests.fake_salesforce.org import Org
+from tests.fake_salesforce.routes_rest import Cursors
+
+DEFAULT_JOB_PROCESSING_SECONDS = 0.5
+
+
+def default_credentials(seed: int) -> Credentials:
+    """Fixed-per-seed credentials (the private key is per process)."""
+    return Credentials(
+        username=f"integration.user{seed}@example-health.org",
+        password="Emulat0r-Pa55word",
+        security_token="SECTOKEN" + "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(17)),
+        client_id="3MVG9FAKE" + secrets.token_hex(20),
+        client_secret=secrets.token_hex(32).upper(),
+        refresh_token="5Aep861FAKE" + secrets.token_urlsafe(48),
+        private_key_pem=keys.private_key_pem(),
+    )
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 64
+
+
+class FakeSalesforce:
+    """A Salesforce org over real HTTP on loopback: OAuth, SOAP login, REST and Bulk API 2.0 query."""
+
+    def __init__(
+        self,
+        contacts: int = 2_000,
+        accounts: int = 200,
+        seed: int = 1,
+        job_processing_seconds: float = DEFAULT_JOB_PROCESSING_SECONDS,
+        default_page_records: int | None = None,
+        shuffle_results: bool = True,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        gzip: bool = True,
+        api_enabled: bool = True,
+        soap_login_enabled: bool = True,
+        credentials: Credentials | None = None,
+    ) -> None:
+        self.org = Org(contacts, accounts, seed)
+        self.seed = seed
+        self.clock = EmulatorClock()
+        self.limits = Limits()
+        self._counters = Counters()
+        self.faults = FaultInjector()
+        self.credentials = credentials or default_credentials(seed)
+        self.tokens = TokenStore(self.org.org_id)
+        self.jobs = JobStore(self.clock, self.limits, seed, job_processing_seconds, shuffle_results,
+                             default_page_records)
+        self.cursors = Cursors()
+        self.gzip = gzip
+        self.api_enabled = api_enabled
+        self.soap_login_enabled = soap_login_enabled
+        self._host = host
+        self._port = port
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self.url = ""
+        self.oauth = OAuthServer(self.credentials, self.tokens, "", self.org.integration_user_id, self.clock.now_ms)
+
+    # ---- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> FakeSalesforce:
+        """Listen and serve in a daemon thread; returns self."""
+        handler = type("BoundHandler", (Handler,), {"sf": self})
+        self._server = _Server((self._host, self._port), handler)
+        host, port = self._server.server_address[:2]
+        self.url = f"http://{host}:{port}"
+        self.oauth.base_url = self.url
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-sf-http", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and stop the job thread."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        self.jobs.stop()
+
+    def serve_forever(self) -> None:
+        """Block until interrupted (standalone use)."""
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> FakeSalesforce:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # ---- observation -------------------------------------------------------------------------
+    @property
+    def counters(self) -> dict[str, object]:
+        """api_calls, auth_calls (by grant), jobs_created, jobs_by_state, pages_served, rows_served,
+        bytes_served, result_requests, queries, aborted_jobs, deleted_jobs, requests_by_kind,
+        faults_fired."""
+        return self._counters.snapshot(self.jobs.states(), dict(self.faults.fired))
+
+    @property
+    def counter_store(self) -> Counters:
+        """The mutable counters (for the handler and routes)."""
+        return self._counters
+
+    def reset_counters(self) -> None:
+        """Zero every counter (jobs_by_state keeps describing existing jobs)."""
+        self._counters.reset()
+
+    def set_limit(self, name: str, max: int | None = None, remaining: int | None = None) -> None:  # noqa: A002
+        """Set an org limit, e.g. ``set_limit("DailyBulkV2QueryJobs", max=10000, remaining=0)``."""
+        self.limits.set(name, max=max, remaining=remaining)
+
+    def job(self, job_id: str) -> QueryJob:
+        """A query job (for assertions)."""
+        return self.jobs.get(job_id)
+
+    def truth(self, object_name: str, include_deleted: bool = False) -> Iterator[dict[str, str | None]]:
+        """Current rows exactly as the CSV renders each field (None for null); compound fields omitted."""
+        return self._data(object_name).truth(include_deleted)
+
+    # ---- control -------------------------------------------------------------------------------
+    def _data(self, object_name: str) -> ObjectData:
+        data = self.org.object(object_name)
+        if data is None:
+            raise KeyError(f"unknown object {object_name!r}")
+        return data
+
+    def update_records(
+        self,
+        object_name: str,
+        count: int | None = None,
+        ids: Sequence[str] | None = None,
+        fields: Mapping[str, object] | None = None,
+        system_modstamp: dt.datetime | str | int | None = None,
+    ) -> list[str]:
+        """Change records: SystemModstamp and LastModifiedDate move to now (or to an explicit,
+        possibly earlier, ``system_modstamp``); returns the ids changed."""
+        data = self._data(object_name)
+        values = dict(data.coerce(name, value) for name, value in (fields or {}).items())
+        rows = data.rows_of(ids) if ids is not None else data.pick_rows(count or 0)
+        stamp = to_epoch_ms(system_modstamp) if system_modstamp is not None else self.clock.now_ms()
+        data.update(rows, values, stamp)
+        return [data.ids.id_of(row) for row in rows]
+
+    def insert_records(self, object_name: str, count: int) -> list[str]:
+        """Create ``count`` records (values generated like the others, stamped now)."""
+        data = self._data(object_name)
+        rows = data.insert(count, self.clock.now_ms())
+        return [data.ids.id_of(row) for row in rows]
+
+    def delete_records(self, object_name: str, ids: Sequence[str]) -> list[str]:
+        """Soft-delete: IsDeleted=true, SystemModstamp moves; visible only to queryAll."""
+        data = self._data(object_name)
+        data.delete(data.rows_of(ids), self.clock.now_ms())
+        return list(ids)
+
+    def expire_tokens(self) -> None:
+        """Every issued access token becomes invalid (requests get 401 INVALID_SESSION_ID)."""
+        self.tokens.expire_all()
+
+    def inject(self, fault: Fault) -> Fault:
+        """Add a fault (see ``faults``); it fires ``fault.times`` times, then heals."""
+        return self.faults.inject(fault)
+
+    def clear_faults(self) -> None:
+        """Remove every fault."""
+        self.faults.clear()

@@ -1,0 +1,163 @@
+"""The emulated org: its id, users, and the objects with their data and describe results.
+
+Describe shapes follow the REST "Describe Global" and "sObject Describe" resources
+(https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_describeGlobal.htm).
+Besides Contact and Account, the global describe lists objects that Bulk API 2.0 refuses with
+"Entity '...' is not supported by the Bulk API" (feed objects, CaseStatus, AttachedContentDocument;
+https://help.salesforce.com/s/articleView?id=000383508&type=1), so a tap discovering ``*`` has
+something to skip.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+
+from tests.fake_salesforce import account_data, contact_data
+from tests.fake_salesforce.account_schema import ACCOUNT_FIELDS
+from tests.fake_salesforce.contact_schema import CONTACT_FIELDS
+from tests.fake_salesforce.dataset import ObjectData, SerialField
+from tests.fake_salesforce.fields import FieldSpec, reference, simple, text
+from tests.fake_salesforce.ids import KEY_PREFIXES, IdSpace, make_id
+from tests.fake_salesforce.pools import Generator, PoolGroup, build_group
+from tests.fake_salesforce.vocabulary import FieldType
+
+USER_COUNT = 10
+NPI_BASE = 1_000_000_000
+NPI_SPAN = 900_000_000
+NPI_MULTIPLIER = 7_654_321  # coprime with NPI_SPAN, so NPIs are unique per row
+GIANT_BIO_ROW = 17  # the row (variant) whose Bio__c is at the 131,072-character maximum
+
+
+def _by_pool(groups: Mapping[str, Generator], pool_of: Mapping[str, str]) -> dict[str, list[Generator]]:
+    merged: dict[str, list[Generator]] = {}
+    for group, generator in groups.items():
+        merged.setdefault(pool_of[group], []).append(generator)
+    return merged
+
+
+@dataclass(frozen=True)
+class UnsupportedObject:
+    """An object the global describe lists but Bulk API 2.0 cannot query."""
+
+    name: str
+    label: str
+    key_prefix: str | None
+    fields: tuple[FieldSpec, ...]
+
+
+def _feed_fields(parent: str) -> tuple[FieldSpec, ...]:
+    return (
+        FieldSpec("Id", FieldType.ID, "Feed Item ID", length=18, nillable=False, system=True),
+        reference("ParentId", "Parent ID", parent, "Parent", ""),
+        text("Type", "Feed Item Type", 40, ""),
+        simple("CreatedDate", "Created Date", FieldType.DATETIME, "", nillable=False, system=True),
+        simple("SystemModstamp", "System Modstamp", FieldType.DATETIME, "", nillable=False, system=True),
+    )
+
+
+UNSUPPORTED_OBJECTS = (
+    UnsupportedObject("ContactFeed", "Contact Feed", None, _feed_fields("Contact")),
+    UnsupportedObject("AccountFeed", "Account Feed", None, _feed_fields("Account")),
+    UnsupportedObject("CaseStatus", "Case Status Value", "01J", (
+        FieldSpec("Id", FieldType.ID, "Case Status Value ID", length=18, nillable=False, system=True),
+        text("MasterLabel", "Master Label", 255, ""),
+        simple("IsClosed", "Closed", FieldType.BOOLEAN, "", nillable=False),
+    )),
+    UnsupportedObject("AttachedContentDocument", "Attached Content Document", None, (
+        FieldSpec("Id", FieldType.ID, "Attached Content Document ID", length=18, nillable=False, system=True),
+        reference("LinkedEntityId", "Linked Entity ID", "Contact", "LinkedEntity", ""),
+        text("Title", "Title", 255, ""),
+    )),
+)
+
+_POOL_CACHE: dict[tuple[object, ...], dict[str, PoolGroup]] = {}
+_POOL_LOCK = threading.Lock()
+
+
+def pooled_fields(fields: tuple[FieldSpec, ...], pool_of: Mapping[str, str], order: list[str]) -> tuple[FieldSpec, ...]:
+    """Fields with their group renamed to their pool, sorted so each pool's fields are adjacent.
+
+    Adjacent fields of one pool render as one pre-joined CSV segment. Row-computed fields keep
+    group "row": Id and IsDeleted first, the timestamps last.
+    """
+    renamed = [replace(f, group=pool_of.get(f.group, f.group)) for f in fields]
+    last = ("CreatedDate", "LastModifiedDate", "SystemModstamp")
+
+    def rank(spec: FieldSpec) -> int:
+        if spec.group == "row":
+            return len(order) + 1 + last.index(spec.name) if spec.name in last else (0 if spec.name in ("Id", "IsDeleted") else len(order))
+        return 1 + order.index(spec.group)
+
+    return tuple(sorted(renamed, key=rank))
+
+
+def _pools(
+    key: tuple[object, ...],
+    fields: tuple[FieldSpec, ...],
+    sizes: dict[str, int],
+    generators: dict[str, list[Generator]],
+    seed: int,
+) -> dict[str, PoolGroup]:
+    with _POOL_LOCK:
+        cached = _POOL_CACHE.get(key)
+        if cached is None:
+            cached = {
+                name: build_group(name, size, [f for f in fields if f.group == name],
+                                  contact_data.merge_generators(generators[name]), seed)
+                for name, size in sizes.items()
+            }
+            _POOL_CACHE[key] = cached
+        return cached
+
+
+class Org:
+    """Everything the emulator serves: org and users, Contact and Account data, describes."""
+
+    def __init__(self, contacts: int, accounts: int, seed: int) -> None:
+        self.seed = seed
+        self.org_id = make_id(KEY_PREFIXES["Organization"], 1 + seed % 1000)
+        self.user_ids = tuple(make_id(KEY_PREFIXES["User"], 100 + n) for n in range(USER_COUNT))
+        self.integration_user_id = self.user_ids[0]
+        account_ids = IdSpace(KEY_PREFIXES["Account"], 1 + (seed % 97) * 10_000)
+        contact_ids = IdSpace(KEY_PREFIXES["Contact"], 1 + (seed % 89) * 10_000)
+        individual_ids = IdSpace(KEY_PREFIXES["Individual"], 1)
+        groups: dict[str, Generator] = dict(contact_data.STATIC_GENERATORS)
+        groups["owners"] = contact_data.make_owner_generator(self.user_ids)
+        groups["refs"] = contact_data.make_refs_generator(
+            account_ids, accounts, contact_ids, contacts, individual_ids
+        )
+        groups["bio"] = contact_data.make_bio_generator(GIANT_BIO_ROW)
+        contact_fields = pooled_fields(CONTACT_FIELDS, contact_data.POOL_OF_GROUP, list(contact_data.POOL_SIZES))
+        contact_pools = _pools(("Contact", seed, contacts, accounts), contact_fields, contact_data.POOL_SIZES,
+                               _by_pool(groups, contact_data.POOL_OF_GROUP), seed)
+        account_groups: dict[str, Generator] = {
+            "org": account_data.make_org_generator(account_ids, accounts, self.user_ids),
+            "billing_address": account_data.billing,
+            "shipping_address": account_data.shipping,
+        }
+        account_fields = pooled_fields(ACCOUNT_FIELDS, account_data.POOL_OF_GROUP, list(account_data.POOL_SIZES))
+        account_pools = _pools(("Account", seed, accounts), account_fields, account_data.POOL_SIZES,
+                               _by_pool(account_groups, account_data.POOL_OF_GROUP), seed)
+        npi = SerialField(NPI_BASE, NPI_SPAN, NPI_MULTIPLIER, (seed * 1_000_003) % NPI_SPAN)
+        self.objects: dict[str, ObjectData] = {
+            "Contact": ObjectData("Contact", contact_fields, contacts, seed, contact_ids, contact_pools,
+                                  {"NPI__c": npi}),
+            "Account": ObjectData("Account", account_fields, accounts, seed, account_ids, account_pools),
+        }
+        self.unsupported = {obj.name: obj for obj in UNSUPPORTED_OBJECTS}
+
+    def object(self, name: str) -> ObjectData | None:
+        """The queryable object named ``name`` (case-insensitive)."""
+        for key, data in self.objects.items():
+            if key.lower() == name.lower():
+                return data
+        return None
+
+    def unsupported_object(self, name: str) -> UnsupportedObject | None:
+        """A listed object Bulk API 2.0 cannot query (case-insensitive)."""
+        for key, data in self.unsupported.items():
+            if key.lower() == name.lower():
+                return data
+        return None

@@ -1,0 +1,120 @@
+"""The emulator's own control API under ``/__emulator/`` (JSON in, JSON out, no auth).
+
+It mirrors the Python API so a standalone emulator process can be driven by demos, benchmarks
+and subprocess tests: update/insert/delete records, expire tokens, set limits, inject faults,
+read counters and the truth.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+from tests.fake_salesforce import faults
+from tests.fake_salesforce.http_types import Request, Response, json_response
+
+if TYPE_CHECKING:
+    from tests.fake_salesforce.emulator import FakeSalesforce
+
+
+def _body(request: Request) -> dict[str, object]:
+    payload = request.json() if request.body else {}
+    if not isinstance(payload, dict):
+        raise ValueError("control requests take a JSON object")
+    return payload
+
+
+def handle(sf: FakeSalesforce, request: Request) -> Response:
+    """Dispatch ``/__emulator/{action}``."""
+    action = request.path.removeprefix("/__emulator/").strip("/")
+    try:
+        body = _body(request) if request.method in ("POST", "PUT") else {}
+        return _ACTIONS[(request.method, action)](sf, request, body)
+    except KeyError as exc:
+        return json_response({"error": f"unknown control action or key: {exc}"}, 404)
+    except (ValueError, TypeError) as exc:
+        return json_response({"error": str(exc)}, 400)
+
+
+def _ids(value: object) -> list[str] | None:
+    return [str(v) for v in value] if isinstance(value, list) else None
+
+
+def _update(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
+    count = body.get("count")
+    fields = body.get("fields")
+    ids = sf.update_records(
+        str(body["object"]),
+        count=int(count) if count is not None else None,  # type: ignore[call-overload]
+        ids=_ids(body.get("ids")),
+        fields=fields if isinstance(fields, dict) else None,
+        system_modstamp=body.get("system_modstamp"),  # type: ignore[arg-type]
+    )
+    return json_response({"ids": ids})
+
+
+def _insert(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
+    return json_response({"ids": sf.insert_records(str(body["object"]), int(body["count"]))})  # type: ignore[call-overload]
+
+
+def _delete(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
+    ids = _ids(body.get("ids")) or []
+    sf.delete_records(str(body["object"]), ids)
+    return json_response({"ids": ids})
+
+
+def _expire(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
+    sf.expire_tokens()
+    return json_response({"expired": True})
+
+
+def _counters(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
+    return json_response(sf.counters)
+
+
+def _reset(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
+    sf.reset_counters()
+    return json_response({"reset": True})
+
+
+def _limits(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
+    if body:
+        sf.set_limit(str(body["name"]), max=body.get("max"), remaining=body.get("remaining"))  # type: ignore[arg-type]
+    return json_response(sf.limits.as_json())
+
+
+def _inject(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
+    fault = sf.inject(faults.from_json(body))
+    return json_response({"injected": type(fault).__name__})
+
+
+def _clear(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
+    sf.faults.clear()
+    return json_response({"cleared": True})
+
+
+def _credentials(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
+    return json_response({"url": sf.url, "credentials": sf.credentials.as_json()})
+
+
+def _truth(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
+    include = request.params.get("include_deleted", "false").lower() == "true"
+    rows = sf.truth(request.params.get("object", "Contact"), include_deleted=include)
+    lines = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    return Response(200, lines.encode(), "application/x-ndjson")
+
+
+_ACTIONS = {
+    ("POST", "update_records"): _update,
+    ("POST", "insert_records"): _insert,
+    ("POST", "delete_records"): _delete,
+    ("POST", "expire_tokens"): _expire,
+    ("GET", "counters"): _counters,
+    ("POST", "reset_counters"): _reset,
+    ("GET", "limits"): _limits,
+    ("POST", "limits"): _limits,
+    ("POST", "faults"): _inject,
+    ("DELETE", "faults"): _clear,
+    ("GET", "credentials"): _credentials,
+    ("GET", "truth"): _truth,
+}
