@@ -13,4 +13,12 @@ from tests.fake_salesforce.auth import Credentials
 from tests.fake_salesforce.emulator import FakeSalesforce
 from tests.fake_salesforce.vocabulary import ColumnDelimiter, JobState, LineEnding, Operation
 
-__all__ = ["ColumnDelimiter", "Credentials", "FakeSalesforce", "JobState", "LineEnding", "Operation", "faults"]
+__all__ = [
+    "ColumnDelimiter",
+    "Credentials",
+    "FakeSalesforce",
+    "JobState",
+    "LineEnding",
+    "Operation",
+    "faults",
+]

@@ -25,14 +25,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="data seed (same seed, same data)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
     parser.add_argument("--port", type=int, default=0, help="port (0 picks a free one)")
-    parser.add_argument("--job-processing-seconds", type=float, default=DEFAULT_JOB_PROCESSING_SECONDS,
-                        help="time a query job spends in UploadComplete+InProgress")
-    parser.add_argument("--default-page-records", type=int, default=None,
-                        help="rows per results page when maxRecords is absent (default: 1 GiB worth)")
+    parser.add_argument(
+        "--job-processing-seconds",
+        type=float,
+        default=DEFAULT_JOB_PROCESSING_SECONDS,
+        help="time a query job spends in UploadComplete+InProgress",
+    )
+    parser.add_argument(
+        "--default-page-records",
+        type=int,
+        default=None,
+        help="rows per results page when maxRecords is absent (default: 1 GiB worth)",
+    )
     parser.add_argument("--no-shuffle", action="store_true", help="serve results in row order")
-    parser.add_argument("--no-gzip", action="store_true",
-                        help="ignore Accept-Encoding: gzip (keeps compression CPU out of benchmarks)")
-    parser.add_argument("--ready-file", type=Path, default=None, help="write URL and credentials here as JSON")
+    parser.add_argument(
+        "--no-gzip",
+        action="store_true",
+        help="ignore Accept-Encoding: gzip (keeps compression CPU out of benchmarks)",
+    )
+    parser.add_argument(
+        "--ready-file", type=Path, default=None, help="write URL and credentials here as JSON"
+    )
     return parser.parse_args(argv)
 
 
@@ -40,9 +53,15 @@ def main(argv: list[str] | None = None) -> int:
     """Start, announce, serve until a signal."""
     args = parse_args(argv)
     sf = FakeSalesforce(
-        contacts=args.contacts, accounts=args.accounts, seed=args.seed,
-        job_processing_seconds=args.job_processing_seconds, default_page_records=args.default_page_records,
-        shuffle_results=not args.no_shuffle, port=args.port, host=args.host, gzip=not args.no_gzip,
+        contacts=args.contacts,
+        accounts=args.accounts,
+        seed=args.seed,
+        job_processing_seconds=args.job_processing_seconds,
+        default_page_records=args.default_page_records,
+        shuffle_results=not args.no_shuffle,
+        port=args.port,
+        host=args.host,
+        gzip=not args.no_gzip,
     ).start()
     ready = json.dumps({"url": sf.url, "credentials": sf.credentials.as_json(), "pid": os.getpid()})
     if args.ready_file is not None:

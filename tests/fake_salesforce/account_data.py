@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import random
 
-from tests.fake_salesforce.contact_data import CITIES, HOSPITALS, LAST_NAMES, _address, _maybe, _phone
+from tests.fake_salesforce.contact_data import (
+    CITIES,
+    HOSPITALS,
+    LAST_NAMES,
+    _address,
+    _maybe,
+    _phone,
+)
 from tests.fake_salesforce.contact_schema import NETWORKS
 from tests.fake_salesforce.ids import IdSpace
 from tests.fake_salesforce.pools import Generator
@@ -14,7 +21,9 @@ POOL_OF_GROUP = {"org": "org", "billing_address": "address", "shipping_address":
 POOL_SIZES = {"org": 1009, "address": 1013}
 
 
-def make_org_generator(accounts: IdSpace, account_rows: int, user_ids: tuple[str, ...]) -> Generator:
+def make_org_generator(
+    accounts: IdSpace, account_rows: int, user_ids: tuple[str, ...]
+) -> Generator:
     """Organisation details, owners and the parent account."""
 
     def org(rng: random.Random, variant: int) -> dict[str, Typed]:
@@ -24,7 +33,9 @@ def make_org_generator(accounts: IdSpace, account_rows: int, user_ids: tuple[str
         return {
             "Name": name,
             "Type": kind,
-            "ParentId": _maybe(rng, 0.2, accounts.id_of(rng.randrange(account_rows))) if account_rows else None,
+            "ParentId": _maybe(rng, 0.2, accounts.id_of(rng.randrange(account_rows)))
+            if account_rows
+            else None,
             "Phone": _maybe(rng, 0.9, _phone(rng)),
             "Fax": _maybe(rng, 0.4, _phone(rng)),
             "AccountNumber": _maybe(rng, 0.7, f"AC-{rng.randint(100000, 999999)}"),
@@ -33,7 +44,7 @@ def make_org_generator(accounts: IdSpace, account_rows: int, user_ids: tuple[str
             "AnnualRevenue": _maybe(rng, 0.8, float(rng.randint(5, 90_000) * 10_000)),
             "NumberOfEmployees": _maybe(rng, 0.8, rng.randint(3, 25_000)),
             "Ownership": _maybe(rng, 0.6, rng.choice(("Public", "Private", "Subsidiary"))),
-            "Description": _maybe(rng, 0.3, "Regional provider,\nserving \"underserved\" areas."),
+            "Description": _maybe(rng, 0.3, 'Regional provider,\nserving "underserved" areas.'),
             "Rating": _maybe(rng, 0.5, rng.choice(("Hot", "Warm", "Cold"))),
             "Site": _maybe(rng, 0.3, city),
             "OwnerId": rng.choice(user_ids),
@@ -41,7 +52,9 @@ def make_org_generator(accounts: IdSpace, account_rows: int, user_ids: tuple[str
             "LastModifiedById": rng.choice(user_ids),
             "LastActivityDate": None,
             "Network__c": rng.choice(NETWORKS),
-            "Facility_Type__c": _maybe(rng, 0.8, rng.choice(("Acute Care", "Ambulatory", "Behavioral"))),
+            "Facility_Type__c": _maybe(
+                rng, 0.8, rng.choice(("Acute Care", "Ambulatory", "Behavioral"))
+            ),
             "Bed_Count__c": _maybe(rng, 0.5, float(rng.randint(0, 900))),
             "Accredited__c": rng.random() < 0.7,
         }

@@ -61,7 +61,10 @@ class TokenStore:
 
     def issue(self) -> str:
         """A new opaque token shaped like Salesforce's ``00D...!AQ...``."""
-        token = f"{self.org_id[:15]}!AQ" + secrets.token_urlsafe(ACCESS_TOKEN_SECRET_CHARS)[:ACCESS_TOKEN_SECRET_CHARS]
+        token = (
+            f"{self.org_id[:15]}!AQ"
+            + secrets.token_urlsafe(ACCESS_TOKEN_SECRET_CHARS)[:ACCESS_TOKEN_SECRET_CHARS]
+        )
         with self._lock:
             self._tokens.add(token)
         return token
@@ -85,8 +88,14 @@ def _b64url_decode(part: str) -> bytes:
 class OAuthServer:
     """Handles ``POST /services/oauth2/token`` for the four grants."""
 
-    def __init__(self, credentials: Credentials, tokens: TokenStore, base_url: str, user_id: str,
-                 now_ms: object) -> None:
+    def __init__(
+        self,
+        credentials: Credentials,
+        tokens: TokenStore,
+        base_url: str,
+        user_id: str,
+        now_ms: object,
+    ) -> None:
         self.credentials = credentials
         self.tokens = tokens
         self.base_url = base_url
@@ -103,17 +112,24 @@ class OAuthServer:
         issued_at = str(self._now_ms())  # type: ignore[operator]
         reply: dict[str, str] = {"access_token": token}
         if signed:
-            digest = hmac.new(self.credentials.client_secret.encode(), (self.identity_url + issued_at).encode(),
-                              hashlib.sha256).digest()
+            digest = hmac.new(
+                self.credentials.client_secret.encode(),
+                (self.identity_url + issued_at).encode(),
+                hashlib.sha256,
+            ).digest()
             reply["signature"] = base64.b64encode(digest).decode()
         if scope is not None:
             reply["scope"] = scope
-        reply.update({"instance_url": self.base_url, "id": self.identity_url, "token_type": "Bearer"})
+        reply.update(
+            {"instance_url": self.base_url, "id": self.identity_url, "token_type": "Bearer"}
+        )
         if signed:
             reply["issued_at"] = issued_at
         return reply
 
-    def grant(self, body: bytes, query: str, authorization: str | None) -> tuple[str, dict[str, str]]:
+    def grant(
+        self, body: bytes, query: str, authorization: str | None
+    ) -> tuple[str, dict[str, str]]:
         """Run the grant in the form body; returns (grant name, success JSON) or raises OAuthError."""
         params = {k: v[-1] for k, v in parse_qs(query).items()}
         params.update({k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()})
@@ -144,7 +160,10 @@ class OAuthServer:
     def _password(self, params: dict[str, str]) -> dict[str, str]:
         self._client(params)
         creds = self.credentials
-        if params.get("username") != creds.username or params.get("password") != creds.password + creds.security_token:
+        if (
+            params.get("username") != creds.username
+            or params.get("password") != creds.password + creds.security_token
+        ):
             raise OAuthError("invalid_grant", "authentication failure")
         return self._issued(scope=None)
 
@@ -171,7 +190,9 @@ class OAuthServer:
             raise OAuthError("invalid_grant", "invalid assertion") from None
         if claims.get("iss") != self.credentials.client_id:
             raise OAuthError("invalid_client_id", "client identifier invalid")
-        if header.get("alg") != "RS256" or not verify_rs256(f"{parts[0]}.{parts[1]}".encode(), signature):
+        if header.get("alg") != "RS256" or not verify_rs256(
+            f"{parts[0]}.{parts[1]}".encode(), signature
+        ):
             raise OAuthError("invalid_grant", "invalid assertion")
         audiences = claims.get("aud")
         audiences = audiences if isinstance(audiences, list) else [audiences]

@@ -11,7 +11,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from tests.fake_salesforce.contact_schema import INSURANCE, LANGUAGES, NETWORKS, SPECIALTIES, US_STATES
+from tests.fake_salesforce.contact_schema import (
+    INSURANCE,
+    LANGUAGES,
+    NETWORKS,
+    SPECIALTIES,
+    US_STATES,
+)
 from tests.fake_salesforce.fields import LONG_TEXT_AREA_MAX_LENGTH
 from tests.fake_salesforce.ids import IdSpace
 from tests.fake_salesforce.pools import Generator
@@ -19,39 +25,119 @@ from tests.fake_salesforce.stamps import BASE_SPAN_MS, BASE_START_MS
 from tests.fake_salesforce.values import Typed
 
 FIRST_NAMES = (
-    "James", "Mary", "Robert", "Patricia", "Michael", "Jennifer", "David", "Linda", "José", "Zoë",
-    "Björn", "Siobhán", "François", "Ólafur", "Łukasz", "Ana María", "Chloé", "Mateo", "Aaliyah",
-    "Priya", "Wei", "Hiroshi", "さくら", "王芳", "민준", "Noa", "Søren", "Dmitri", "Fatima", "Kwame",
-    "Sam 🌟", "Renée", "Jürgen", "Ngozi", "Thảo",
+    "James",
+    "Mary",
+    "Robert",
+    "Patricia",
+    "Michael",
+    "Jennifer",
+    "David",
+    "Linda",
+    "José",
+    "Zoë",
+    "Björn",
+    "Siobhán",
+    "François",
+    "Ólafur",
+    "Łukasz",
+    "Ana María",
+    "Chloé",
+    "Mateo",
+    "Aaliyah",
+    "Priya",
+    "Wei",
+    "Hiroshi",
+    "さくら",
+    "王芳",
+    "민준",
+    "Noa",
+    "Søren",
+    "Dmitri",
+    "Fatima",
+    "Kwame",
+    "Sam 🌟",
+    "Renée",
+    "Jürgen",
+    "Ngozi",
+    "Thảo",
 )
 LAST_NAMES = (
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "García", "Miller", "Davis", "Rodríguez",
-    "Martínez", "O'Brien", "Müller", "Nguyễn", "Dupont-Lévesque", "Van der Berg", "佐藤", "김",
-    "Kowalski", "Øyen", "Al-Sayed", "Okafor", "Schröder", "D'Angelo", "MacLeod", "Ivanova",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "García",
+    "Miller",
+    "Davis",
+    "Rodríguez",
+    "Martínez",
+    "O'Brien",
+    "Müller",
+    "Nguyễn",
+    "Dupont-Lévesque",
+    "Van der Berg",
+    "佐藤",
+    "김",
+    "Kowalski",
+    "Øyen",
+    "Al-Sayed",
+    "Okafor",
+    "Schröder",
+    "D'Angelo",
+    "MacLeod",
+    "Ivanova",
 )
 MIDDLE_NAMES = ("A.", "Marie", "Lee", "José", "Q.", "Anne")
 SUFFIXES = ("Jr.", "III", "MD", "PhD", "Sr.")
 TITLES = (
-    "Attending Physician", "Medical Director, Cardiology", 'Chief "Heart" Officer',
-    "Nurse Practitioner", "Physician Assistant", "Department Chair, Pediatrics",
-    "Resident", "Hospitalist", "Clinical Lead — Oncology", "Head of Dermatology, \"West\" Campus",
+    "Attending Physician",
+    "Medical Director, Cardiology",
+    'Chief "Heart" Officer',
+    "Nurse Practitioner",
+    "Physician Assistant",
+    "Department Chair, Pediatrics",
+    "Resident",
+    "Hospitalist",
+    "Clinical Lead — Oncology",
+    'Head of Dermatology, "West" Campus',
 )
-DEPARTMENTS = ("Cardiology", "Pediatrics", "Emergency", "Primary Care", "Surgery", "Behavioral Health")
+DEPARTMENTS = (
+    "Cardiology",
+    "Pediatrics",
+    "Emergency",
+    "Primary Care",
+    "Surgery",
+    "Behavioral Health",
+)
 CITIES = (
-    ("San Francisco", "CA", "94110", "San Francisco County"), ("Boston", "MA", "02139", "Suffolk County"),
-    ("Austin", "TX", "78701", "Travis County"), ("Coeur d'Alene", "ID", "83814", "Kootenai County"),
-    ("Cañon City", "CO", "81212", "Fremont County"), ("Seattle", "WA", "98101", "King County"),
-    ("Miami", "FL", "33101", "Miami-Dade County"), ("Portland", "OR", "97201", "Multnomah County"),
-    ("Chicago", "IL", "60601", "Cook County"), ("Mayagüez", "PR", "00680", "Mayagüez Municipio"),
+    ("San Francisco", "CA", "94110", "San Francisco County"),
+    ("Boston", "MA", "02139", "Suffolk County"),
+    ("Austin", "TX", "78701", "Travis County"),
+    ("Coeur d'Alene", "ID", "83814", "Kootenai County"),
+    ("Cañon City", "CO", "81212", "Fremont County"),
+    ("Seattle", "WA", "98101", "King County"),
+    ("Miami", "FL", "33101", "Miami-Dade County"),
+    ("Portland", "OR", "97201", "Multnomah County"),
+    ("Chicago", "IL", "60601", "Cook County"),
+    ("Mayagüez", "PR", "00680", "Mayagüez Municipio"),
 )
 STREETS = ("Main St", "Elm Rd", "Oak Ave", "Harbor Blvd", "Calle de la Paz", "Rue Saint-Denis")
 HOSPITALS = (
-    "St. Mary's Medical Center", "Valley General Hospital", "Children's Hospital, East Campus",
-    "Universitätsklinikum Heidelberg", "Mercy \"Health\" Partners", "北京协和医院",
+    "St. Mary's Medical Center",
+    "Valley General Hospital",
+    "Children's Hospital, East Campus",
+    "Universitätsklinikum Heidelberg",
+    'Mercy "Health" Partners',
+    "北京协和医院",
 )
 SCHOOLS = (
-    "Harvard Medical School", "Johns Hopkins University", "Universidad de Buenos Aires",
-    "北京大学医学部", "University of Toronto", "Université de Montréal",
+    "Harvard Medical School",
+    "Johns Hopkins University",
+    "Universidad de Buenos Aires",
+    "北京大学医学部",
+    "University of Toronto",
+    "Université de Montréal",
 )
 DESCRIPTIONS = (
     "Prefers morning appointments.",
@@ -64,12 +150,14 @@ DESCRIPTIONS = (
     '"Quoted, comma, and\nnewline" all at once',
 )
 OFFICE_HOURS = (
-    "Mon–Fri 8:00–17:00\r\nSat 9:00–12:00", "Mon, Wed, Fri 9-5", "By appointment only",
-    "Tue–Thu 7:30–19:00\nClosed holidays",
+    "Mon\u2013Fri 8:00\u201317:00\r\nSat 9:00\u201312:00",
+    "Mon, Wed, Fri 9-5",
+    "By appointment only",
+    "Tue\u2013Thu 7:30\u201319:00\nClosed holidays",
 )
 BIO_PARAGRAPH = (
     "Dr. {name} completed residency at {school} and has practised {years} years. "
-    "Patients describe the practice as \"calm, thorough, and kind\".\n"
+    'Patients describe the practice as "calm, thorough, and kind".\n'
 )
 
 
@@ -156,7 +244,9 @@ def mailing_address(rng: random.Random, variant: int) -> dict[str, Typed]:
             "Practice_Location__c": f"{city} campus,\nwing {rng.choice('ABCDE')}",
             "County__c": _maybe(rng, 0.9, county),
             "Practice_Geolocation__Latitude__s": _maybe(rng, 0.7, round(rng.uniform(25, 48), 6)),
-            "Practice_Geolocation__Longitude__s": _maybe(rng, 0.7, round(rng.uniform(-124, -67), 6)),
+            "Practice_Geolocation__Longitude__s": _maybe(
+                rng, 0.7, round(rng.uniform(-124, -67), 6)
+            ),
         }
     )
     return values
@@ -204,7 +294,9 @@ def practice(rng: random.Random, variant: int) -> dict[str, Typed]:
         "Secondary_Specialty__c": _maybe(rng, 0.2, rng.choice(SPECIALTIES)),
         "Network__c": network,
         "Languages__c": ";".join(sorted(rng.sample(LANGUAGES, rng.randint(1, 3)))),
-        "Insurance_Plans_Accepted__c": _maybe(rng, 0.8, ";".join(sorted(rng.sample(INSURANCE, rng.randint(1, 5))))),
+        "Insurance_Plans_Accepted__c": _maybe(
+            rng, 0.8, ";".join(sorted(rng.sample(INSURANCE, rng.randint(1, 5))))
+        ),
         "Years_In_Practice__c": float(years),
         "Panel_Size__c": _maybe(rng, 0.85, float(rng.randint(0, 3500))),
         "Graduation_Year__c": float(2024 - years - rng.randint(3, 8)),
@@ -212,17 +304,27 @@ def practice(rng: random.Random, variant: int) -> dict[str, Typed]:
         "Average_Wait_Days__c": _maybe(rng, 0.6, round(rng.uniform(0.5, 60.0), 2)),
         "Patient_Satisfaction__c": _maybe(rng, 0.6, round(rng.uniform(40.0, 100.0), 2)),
         "Consultation_Fee__c": _maybe(rng, 0.7, round(rng.uniform(50, 600) * 4) / 4),
-        "Annual_Billing__c": _maybe(rng, 0.5, float(rng.randint(80, 3500) * 10_000 + rng.randint(0, 99) / 100)),
+        "Annual_Billing__c": _maybe(
+            rng, 0.5, float(rng.randint(80, 3500) * 10_000 + rng.randint(0, 99) / 100)
+        ),
         "Hospital_Affiliation__c": _maybe(rng, 0.75, rng.choice(HOSPITALS)),
         "Medical_School__c": _maybe(rng, 0.8, rng.choice(SCHOOLS)),
         "License_Number__c": f"{rng.choice(US_STATES)}-{rng.randint(10000, 999999)}",
         "License_State__c": rng.choice(US_STATES),
         "License_Expiration__c": _maybe(rng, 0.9, _day(rng, 2024, 4)),
-        "DEA_Number__c": _maybe(rng, 0.5, f"B{rng.choice('ABCDEFGHJKLM')}{rng.randint(1000000, 9999999)}"),
-        "Taxonomy_Code__c": rng.choice(("207Q00000X", "207R00000X", "208000000X", "207RC0000X", "363L00000X")),
-        "Credentialing_Status__c": rng.choice(("Pending", "In Review", "Approved", "Approved", "Expired")),
+        "DEA_Number__c": _maybe(
+            rng, 0.5, f"B{rng.choice('ABCDEFGHJKLM')}{rng.randint(1000000, 9999999)}"
+        ),
+        "Taxonomy_Code__c": rng.choice(
+            ("207Q00000X", "207R00000X", "208000000X", "207RC0000X", "363L00000X")
+        ),
+        "Credentialing_Status__c": rng.choice(
+            ("Pending", "In Review", "Approved", "Approved", "Expired")
+        ),
         "Last_Credentialed__c": _maybe(rng, 0.8, _stamp(rng)),
-        "Profile_URL__c": _maybe(rng, 0.6, f"https://directory.example-health.org/providers/{variant}?ref=sf&lang=en"),
+        "Profile_URL__c": _maybe(
+            rng, 0.6, f"https://directory.example-health.org/providers/{variant}?ref=sf&lang=en"
+        ),
         "Secondary_Email__c": _maybe(rng, 0.2, f"office{variant}@clinic.example.com"),
         "Office_Hours__c": _maybe(rng, 0.6, rng.choice(OFFICE_HOURS)),
         "Provider_Summary__c": f"{specialty} ({network})",
@@ -268,8 +370,9 @@ def make_bio_generator(giant_variant: int) -> Generator:
     return bio
 
 
-def make_refs_generator(accounts: IdSpace, account_rows: int, contacts: IdSpace, contact_rows: int,
-                        individuals: IdSpace) -> Generator:
+def make_refs_generator(
+    accounts: IdSpace, account_rows: int, contacts: IdSpace, contact_rows: int, individuals: IdSpace
+) -> Generator:
     """Lookups to accounts, other contacts and individuals (only to rows that exist)."""
 
     def refs(rng: random.Random, variant: int) -> dict[str, Typed]:
@@ -303,16 +406,30 @@ def make_owner_generator(user_ids: tuple[str, ...], prefix: str = "") -> Generat
 # Pools: the schema's fine-grained groups merge into a few pools (fewer pools, fewer lookups per
 # rendered row). Sizes are distinct primes so rows decorrelate across pools.
 POOL_OF_GROUP = {
-    "person": "person", "role": "person", "phones": "person",
-    "mailing_address": "address", "other_address": "address",
-    "practice": "practice", "flags": "practice",
-    "owners": "admin", "refs": "admin", "notes": "admin", "activity": "admin",
+    "person": "person",
+    "role": "person",
+    "phones": "person",
+    "mailing_address": "address",
+    "other_address": "address",
+    "practice": "practice",
+    "flags": "practice",
+    "owners": "admin",
+    "refs": "admin",
+    "notes": "admin",
+    "activity": "admin",
     "bio": "bio",
 }
 POOL_SIZES = {"person": 2003, "address": 1013, "practice": 1039, "admin": 1031, "bio": 100_003}
 STATIC_GENERATORS: dict[str, Callable[[random.Random, int], dict[str, Typed]]] = {
-    "person": person, "role": role, "mailing_address": mailing_address, "other_address": other_address,
-    "phones": phones, "flags": flags, "practice": practice, "activity": activity, "notes": notes,
+    "person": person,
+    "role": role,
+    "mailing_address": mailing_address,
+    "other_address": other_address,
+    "phones": phones,
+    "flags": flags,
+    "practice": practice,
+    "activity": activity,
+    "notes": notes,
 }
 
 

@@ -25,13 +25,51 @@ from tests.fake_salesforce.fields import (
 from tests.fake_salesforce.vocabulary import FieldType as T
 
 SPECIALTIES = (
-    "Family Medicine", "Internal Medicine", "Pediatrics", "Cardiology", "Dermatology",
-    "Orthopedic Surgery", "Psychiatry", "Obstetrics & Gynecology", "Neurology", "Oncology",
-    "Endocrinology", "Gastroenterology", "Ophthalmology", "Radiology", "Urology",
+    "Family Medicine",
+    "Internal Medicine",
+    "Pediatrics",
+    "Cardiology",
+    "Dermatology",
+    "Orthopedic Surgery",
+    "Psychiatry",
+    "Obstetrics & Gynecology",
+    "Neurology",
+    "Oncology",
+    "Endocrinology",
+    "Gastroenterology",
+    "Ophthalmology",
+    "Radiology",
+    "Urology",
 )
-NETWORKS = ("Blue Ridge Health", "Coastal Care Alliance", "Summit Partners", "Valley Preferred", "Out of Network")
-LANGUAGES = ("English", "Spanish", "Mandarin", "Vietnamese", "Tagalog", "Arabic", "French", "Korean", "Russian", "Hindi")
-INSURANCE = ("Aetna", "Cigna", "Humana", "Kaiser", "Medicare", "Medicaid", "UnitedHealthcare", "Tricare")
+NETWORKS = (
+    "Blue Ridge Health",
+    "Coastal Care Alliance",
+    "Summit Partners",
+    "Valley Preferred",
+    "Out of Network",
+)
+LANGUAGES = (
+    "English",
+    "Spanish",
+    "Mandarin",
+    "Vietnamese",
+    "Tagalog",
+    "Arabic",
+    "French",
+    "Korean",
+    "Russian",
+    "Hindi",
+)
+INSURANCE = (
+    "Aetna",
+    "Cigna",
+    "Humana",
+    "Kaiser",
+    "Medicare",
+    "Medicaid",
+    "UnitedHealthcare",
+    "Tricare",
+)
 US_STATES = ("CA", "NY", "TX", "FL", "WA", "IL", "PA", "OH", "GA", "NC", "MA", "AZ", "CO", "OR")
 
 _ROW = "row"  # computed per row, not pooled
@@ -39,14 +77,30 @@ _ROW = "row"  # computed per row, not pooled
 
 def _standard() -> list[FieldSpec]:
     return [
-        FieldSpec("Id", T.ID, "Contact ID", length=18, nillable=False, updateable=False, system=True, group=_ROW),
+        FieldSpec(
+            "Id",
+            T.ID,
+            "Contact ID",
+            length=18,
+            nillable=False,
+            updateable=False,
+            system=True,
+            group=_ROW,
+        ),
         simple("IsDeleted", "Deleted", T.BOOLEAN, _ROW, nillable=False, system=True),
-        reference("MasterRecordId", "Master Record ID", "Contact", "MasterRecord", "refs", system=True),
+        reference(
+            "MasterRecordId", "Master Record ID", "Contact", "MasterRecord", "refs", system=True
+        ),
         reference("AccountId", "Account ID", "Account", "Account", "refs"),
         text("LastName", "Last Name", 80, "person", nillable=False, compound_field_name="Name"),
         text("FirstName", "First Name", 40, "person", compound_field_name="Name"),
-        picklist("Salutation", "Salutation", ("Mr.", "Ms.", "Mrs.", "Dr.", "Prof.", "Mx."), "person",
-                 compound_field_name="Name"),
+        picklist(
+            "Salutation",
+            "Salutation",
+            ("Mr.", "Ms.", "Mrs.", "Dr.", "Prof.", "Mx."),
+            "person",
+            compound_field_name="Name",
+        ),
         text("MiddleName", "Middle Name", 40, "person", compound_field_name="Name"),
         text("Suffix", "Name Suffix", 40, "person", compound_field_name="Name"),
         text("Name", "Full Name", 121, "person", nillable=False, updateable=False, name_field=True),
@@ -63,7 +117,12 @@ def _standard() -> list[FieldSpec]:
         text("Title", "Title", 128, "role"),
         text("Department", "Department", 80, "role"),
         text("AssistantName", "Assistant's Name", 40, "role"),
-        picklist("LeadSource", "Lead Source", ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other"), "role"),
+        picklist(
+            "LeadSource",
+            "Lead Source",
+            ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other"),
+            "role",
+        ),
         simple("Birthdate", "Birthdate", T.DATE, "person"),
         textarea("Description", "Contact Description", LONG_TEXT_AREA_LENGTH, "notes"),
         reference("OwnerId", "Owner ID", "User", "Owner", "owners", nillable=False),
@@ -71,28 +130,77 @@ def _standard() -> list[FieldSpec]:
         simple("HasOptedOutOfFax", "Fax Opt Out", T.BOOLEAN, "flags", nillable=False),
         simple("DoNotCall", "Do Not Call", T.BOOLEAN, "flags", nillable=False),
         simple("CreatedDate", "Created Date", T.DATETIME, _ROW, nillable=False, system=True),
-        reference("CreatedById", "Created By ID", "User", "CreatedBy", "owners", nillable=False, system=True),
-        simple("LastModifiedDate", "Last Modified Date", T.DATETIME, _ROW, nillable=False, system=True),
-        reference("LastModifiedById", "Last Modified By ID", "User", "LastModifiedBy", "owners",
-                  nillable=False, system=True),
+        reference(
+            "CreatedById",
+            "Created By ID",
+            "User",
+            "CreatedBy",
+            "owners",
+            nillable=False,
+            system=True,
+        ),
+        simple(
+            "LastModifiedDate", "Last Modified Date", T.DATETIME, _ROW, nillable=False, system=True
+        ),
+        reference(
+            "LastModifiedById",
+            "Last Modified By ID",
+            "User",
+            "LastModifiedBy",
+            "owners",
+            nillable=False,
+            system=True,
+        ),
         simple("SystemModstamp", "System Modstamp", T.DATETIME, _ROW, nillable=False, system=True),
         simple("LastActivityDate", "Last Activity", T.DATE, "activity", system=True),
-        simple("LastCURequestDate", "Last Stay-in-Touch Request Date", T.DATETIME, "activity", system=True),
-        simple("LastCUUpdateDate", "Last Stay-in-Touch Save Date", T.DATETIME, "activity", system=True),
+        simple(
+            "LastCURequestDate",
+            "Last Stay-in-Touch Request Date",
+            T.DATETIME,
+            "activity",
+            system=True,
+        ),
+        simple(
+            "LastCUUpdateDate", "Last Stay-in-Touch Save Date", T.DATETIME, "activity", system=True
+        ),
         simple("LastViewedDate", "Last Viewed Date", T.DATETIME, "activity", system=True),
         simple("LastReferencedDate", "Last Referenced Date", T.DATETIME, "activity", system=True),
         text("EmailBouncedReason", "Email Bounced Reason", 255, "flags"),
         simple("EmailBouncedDate", "Email Bounced Date", T.DATETIME, "flags"),
-        simple("IsEmailBounced", "Is Email Bounced", T.BOOLEAN, "flags", nillable=False, system=True),
+        simple(
+            "IsEmailBounced", "Is Email Bounced", T.BOOLEAN, "flags", nillable=False, system=True
+        ),
         simple("PhotoUrl", "Photo URL", T.URL, "notes", system=True),
         text("Jigsaw", "Data.com Key", 20, "notes"),
         text("JigsawContactId", "Jigsaw Contact ID", 20, "notes", system=True),
-        picklist("CleanStatus", "Clean Status",
-                 ("Matched", "Different", "Acknowledged", "NotFound", "Inactive", "Pending", "SelectMatch", "Skipped"),
-                 "notes"),
+        picklist(
+            "CleanStatus",
+            "Clean Status",
+            (
+                "Matched",
+                "Different",
+                "Acknowledged",
+                "NotFound",
+                "Inactive",
+                "Pending",
+                "SelectMatch",
+                "Skipped",
+            ),
+            "notes",
+        ),
         reference("IndividualId", "Individual ID", "Individual", "Individual", "refs"),
-        picklist("Pronouns", "Pronouns", ("He/Him", "She/Her", "They/Them", "He/They", "She/They", "Not Listed"), "person"),
-        picklist("GenderIdentity", "Gender Identity", ("Male", "Female", "Nonbinary", "Not Listed"), "person"),
+        picklist(
+            "Pronouns",
+            "Pronouns",
+            ("He/Him", "She/Her", "They/Them", "He/They", "She/They", "Not Listed"),
+            "person",
+        ),
+        picklist(
+            "GenderIdentity",
+            "Gender Identity",
+            ("Male", "Female", "Nonbinary", "Not Listed"),
+            "person",
+        ),
     ]
 
 
@@ -103,16 +211,38 @@ def _custom() -> list[FieldSpec]:
         picklist("Specialty__c", "Specialty", SPECIALTIES, "practice", **c),
         picklist("Secondary_Specialty__c", "Secondary Specialty", SPECIALTIES, "practice", **c),
         picklist("Network__c", "Network", NETWORKS, "practice", **c),
-        picklist("Provider_Type__c", "Provider Type", ("MD", "DO", "NP", "PA", "DDS", "PhD", "LCSW"), "role", **c),
+        picklist(
+            "Provider_Type__c",
+            "Provider Type",
+            ("MD", "DO", "NP", "PA", "DDS", "PhD", "LCSW"),
+            "role",
+            **c,
+        ),
         text("Practice_Name__c", "Practice Name", 255, "mailing_address", **c),
         textarea("Practice_Location__c", "Practice Location", 255, "mailing_address", **c),
         text("County__c", "County", 80, "mailing_address", **c),
         *location_fields("Practice_Geolocation__c", "Practice Geolocation", "mailing_address", 6),
-        simple("Accepting_New_Patients__c", "Accepting New Patients", T.BOOLEAN, "flags", nillable=False, **c),
+        simple(
+            "Accepting_New_Patients__c",
+            "Accepting New Patients",
+            T.BOOLEAN,
+            "flags",
+            nillable=False,
+            **c,
+        ),
         simple("Board_Certified__c", "Board Certified", T.BOOLEAN, "flags", nillable=False, **c),
-        simple("Telehealth_Available__c", "Telehealth Available", T.BOOLEAN, "flags", nillable=False, **c),
+        simple(
+            "Telehealth_Available__c",
+            "Telehealth Available",
+            T.BOOLEAN,
+            "flags",
+            nillable=False,
+            **c,
+        ),
         multipicklist("Languages__c", "Languages Spoken", LANGUAGES, "practice", **c),
-        multipicklist("Insurance_Plans_Accepted__c", "Insurance Plans Accepted", INSURANCE, "practice", **c),
+        multipicklist(
+            "Insurance_Plans_Accepted__c", "Insurance Plans Accepted", INSURANCE, "practice", **c
+        ),
         number("Years_In_Practice__c", "Years In Practice", T.DOUBLE, 3, 0, "practice", **c),
         number("Panel_Size__c", "Panel Size", T.DOUBLE, 6, 0, "practice", **c),
         number("Graduation_Year__c", "Graduation Year", T.DOUBLE, 4, 0, "practice", **c),
@@ -128,17 +258,31 @@ def _custom() -> list[FieldSpec]:
         simple("License_Expiration__c", "License Expiration", T.DATE, "practice", **c),
         text("DEA_Number__c", "DEA Number", 9, "practice", **c),
         text("Taxonomy_Code__c", "Taxonomy Code", 10, "practice", **c),
-        picklist("Credentialing_Status__c", "Credentialing Status",
-                 ("Pending", "In Review", "Approved", "Expired", "Rejected"), "practice", **c),
+        picklist(
+            "Credentialing_Status__c",
+            "Credentialing Status",
+            ("Pending", "In Review", "Approved", "Expired", "Rejected"),
+            "practice",
+            **c,
+        ),
         simple("Last_Credentialed__c", "Last Credentialed", T.DATETIME, "practice", **c),
         simple("Profile_URL__c", "Profile URL", T.URL, "practice", **c),
         simple("Secondary_Email__c", "Secondary Email", T.EMAIL, "practice", **c),
         textarea("Office_Hours__c", "Office Hours", 255, "practice", **c),
-        reference("Primary_Facility__c", "Primary Facility", "Account", "Primary_Facility__r", "refs", **c),
+        reference(
+            "Primary_Facility__c", "Primary Facility", "Account", "Primary_Facility__r", "refs", **c
+        ),
         textarea("Bio__c", "Biography", LONG_TEXT_AREA_MAX_LENGTH, "bio", **c),
-        text("Provider_Summary__c", "Provider Summary", 1300, "practice", calculated=True,
-             formula="FirstName & ' ' & LastName & ', ' & TEXT(Specialty__c) & ' (' & TEXT(Network__c) & ')'",
-             updateable=False, **c),
+        text(
+            "Provider_Summary__c",
+            "Provider Summary",
+            1300,
+            "practice",
+            calculated=True,
+            formula="FirstName & ' ' & LastName & ', ' & TEXT(Specialty__c) & ' (' & TEXT(Network__c) & ')'",
+            updateable=False,
+            **c,
+        ),
     ]
 
 

@@ -49,7 +49,9 @@ class Counters:
             self.jobs_created += 1
             self.queries.append(soql)
 
-    def snapshot(self, jobs_by_state: dict[str, int], faults_fired: dict[str, int]) -> dict[str, object]:
+    def snapshot(
+        self, jobs_by_state: dict[str, int], faults_fired: dict[str, int]
+    ) -> dict[str, object]:
         """A plain dict of every counter."""
         with self._lock:
             return {

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
-from tests.fake_salesforce.dataset import DELETED_MODULUS, DELETED_MULTIPLIER, ObjectData, OverlayRow
+from tests.fake_salesforce.dataset import (
+    DELETED_MODULUS,
+    DELETED_MULTIPLIER,
+    ObjectData,
+    OverlayRow,
+)
 from tests.fake_salesforce.fields import FieldSpec
 from tests.fake_salesforce.stamps import TIE_GROUP_ROWS
 from tests.fake_salesforce.values import csv_cell, text_of
@@ -34,7 +39,13 @@ def compile_renderer(
     data: ObjectData, fields: Sequence[FieldSpec], delimiter: str, eol: str, total_rows: int
 ) -> BlockRenderer:
     """A function rendering a block of rows (given a frozen overlay) to CSV text."""
-    namespace: dict[str, object] = {"D": delimiter, "EOL": eol, "QT": '"true"', "QF": '"false"', "Q": '"'}
+    namespace: dict[str, object] = {
+        "D": delimiter,
+        "EOL": eol,
+        "QT": '"true"',
+        "QF": '"false"',
+        "Q": '"',
+    }
     pieces: list[str] = []
     k = 0
     while k < len(fields):
@@ -45,28 +56,47 @@ def compile_renderer(
             while k + 1 < len(fields) and data.group_of.get(fields[k + 1].name) is group:
                 k += 1
                 run.append(fields[k])
-            segment = [delimiter.join(cells) for cells in zip(*(group.cells[f.name] for f in run), strict=True)]
+            segment = [
+                delimiter.join(cells)
+                for cells in zip(*(group.cells[f.name] for f in run), strict=True)
+            ]
             name = f"SEG{len(pieces)}"
             namespace[name] = segment
             pieces.append(f"{name}[i % {group.size}]")
         elif spec.name == "Id":
-            head, highs, high_bits, lows, low_bits, suffixes, base = data.ids.render_tables(total_rows)
-            namespace.update({"IDH": '"' + head, "IDHI": highs, "IDHB": high_bits, "IDLO": lows,
-                              "IDLB": low_bits, "IDSUF": [s + '"' for s in suffixes]})
+            head, highs, high_bits, lows, low_bits, suffixes, base = data.ids.render_tables(
+                total_rows
+            )
+            namespace.update(
+                {
+                    "IDH": '"' + head,
+                    "IDHI": highs,
+                    "IDHB": high_bits,
+                    "IDLO": lows,
+                    "IDLB": low_bits,
+                    "IDSUF": [s + '"' for s in suffixes],
+                }
+            )
             pieces.append(
                 f"{{IDH}}{{IDHI[(h := (i + {base}) // 3844)]}}{{IDLO[(lo := (i + {base}) % 3844)]}}"
                 "{IDSUF[IDHB[h] | IDLB[lo]]}"[1:-1]
             )
         elif spec.name == "IsDeleted":
-            pieces.append(f"(QT if (i * {DELETED_MULTIPLIER} + {data.seed}) % {DELETED_MODULUS} == 0 else QF)")
+            pieces.append(
+                f"(QT if (i * {DELETED_MULTIPLIER} + {data.seed}) % {DELETED_MODULUS} == 0 else QF)"
+            )
         elif spec.name in _STAMP_CELLS:
             name = f"STAMP{len(pieces)}"
             namespace[name] = getattr(data.stamps, _STAMP_CELLS[spec.name])
             first_stamp = "t := " if "t := " not in "".join(pieces) else ""
-            pieces.append(f"{name}[({first_stamp}i // {TIE_GROUP_ROWS})]" if first_stamp else f"{name}[t]")
+            pieces.append(
+                f"{name}[({first_stamp}i // {TIE_GROUP_ROWS})]" if first_stamp else f"{name}[t]"
+            )
         elif spec.name in data.serials:
             serial = data.serials[spec.name]
-            pieces.append(f"Q + str({serial.base} + (i * {serial.multiplier} + {serial.offset}) % {serial.span}) + Q")
+            pieces.append(
+                f"Q + str({serial.base} + (i * {serial.multiplier} + {serial.offset}) % {serial.span}) + Q"
+            )
         else:
             raise KeyError(spec.name)
         k += 1
@@ -88,7 +118,10 @@ def compile_renderer(
 
 
 def render_blocks(
-    render: BlockRenderer, rows: Sequence[int], overlay: Mapping[int, OverlayRow], block_rows: int = RENDER_BLOCK_ROWS
+    render: BlockRenderer,
+    rows: Sequence[int],
+    overlay: Mapping[int, OverlayRow],
+    block_rows: int = RENDER_BLOCK_ROWS,
 ) -> Iterator[str]:
     """CSV text of ``rows`` in blocks of ``block_rows`` rows."""
     for start in range(0, len(rows), block_rows):

@@ -82,7 +82,9 @@ class ObjectData:
         self.seed = seed
         self.ids = id_space
         self.groups = dict(groups)
-        self.group_of = {spec.name: groups[spec.group] for spec in self.fields if spec.group in groups}
+        self.group_of = {
+            spec.name: groups[spec.group] for spec in self.fields if spec.group in groups
+        }
         self.serials = dict(serials or {})
         self.stamps = BaseStamps(rows, seed)
         self.overlay: dict[int, OverlayRow] = {}
@@ -97,7 +99,9 @@ class ObjectData:
 
     def base_deleted(self, row: int) -> bool:
         """Whether generated row ``row`` is soft-deleted."""
-        return row < self.base_rows and (row * DELETED_MULTIPLIER + self.seed) % DELETED_MODULUS == 0
+        return (
+            row < self.base_rows and (row * DELETED_MULTIPLIER + self.seed) % DELETED_MODULUS == 0
+        )
 
     def base_typed(self, name: str, row: int) -> Typed:
         """The generated value of a non-compound field."""
@@ -143,12 +147,22 @@ class ObjectData:
             lon = next(v for k, v in values.items() if k.endswith("__Longitude__s"))
             return None if lat is None and lon is None else {"latitude": lat, "longitude": lon}
         prefix = spec.name.removesuffix("Address")
-        keys = {"Street": "street", "City": "city", "State": "state", "PostalCode": "postalCode",
-                "Country": "country", "Latitude": "latitude", "Longitude": "longitude",
-                "GeocodeAccuracy": "geocodeAccuracy"}
+        keys = {
+            "Street": "street",
+            "City": "city",
+            "State": "state",
+            "PostalCode": "postalCode",
+            "Country": "country",
+            "Latitude": "latitude",
+            "Longitude": "longitude",
+            "GeocodeAccuracy": "geocodeAccuracy",
+        }
         result = {json_key: values.get(prefix + suffix) for suffix, json_key in keys.items()}
-        return None if all(v is None for v in result.values()) else {**result, "countryCode": None,
-                                                                       "stateCode": None}
+        return (
+            None
+            if all(v is None for v in result.values())
+            else {**result, "countryCode": None, "stateCode": None}
+        )
 
     def deleted(self, row: int, overlay: Mapping[int, OverlayRow]) -> bool:
         """Whether ``row`` is soft-deleted, given an overlay."""
@@ -194,9 +208,7 @@ class ObjectData:
             raise KeyError(f"{self.name}.{name} cannot be set")
         return spec.name, coerce_value(spec.type, value)
 
-    def update(
-        self, rows: Sequence[int], values: Mapping[str, Typed], stamp_ms: int
-    ) -> None:
+    def update(self, rows: Sequence[int], values: Mapping[str, Typed], stamp_ms: int) -> None:
         """Change fields (possibly none) and move SystemModstamp/LastModifiedDate to ``stamp_ms``."""
         with self.lock:
             for row in rows:
@@ -234,7 +246,9 @@ class ObjectData:
         """Every row as the CSV renders it (text, None for null); compound fields omitted."""
         snap = self.snapshot(0)
         plain = [spec for spec in self.fields if not spec.is_compound]
-        pooled_groups = [g for g in self.groups.values() if any(not f.is_compound for f in g.fields)]
+        pooled_groups = [
+            g for g in self.groups.values() if any(not f.is_compound for f in g.fields)
+        ]
         names: list[str] = ["Id", "IsDeleted", "SystemModstamp", "LastModifiedDate", "CreatedDate"]
         names += list(self.serials)
         for group in pooled_groups:
@@ -284,9 +298,9 @@ def coerce_value(field_type: FieldType, value: object) -> Typed:
             raise ValueError(f"not a date: {value!r}")
         return day
     if field_type is FieldType.INT:
-        return int(value)  # type: ignore[call-overload]
+        return int(str(value))
     if field_type.is_numeric:
-        return float(value)  # type: ignore[arg-type]
+        return float(str(value))
     return str(value)
 
 
@@ -304,4 +318,3 @@ def to_epoch_ms(value: object) -> int:
     if parsed is None:
         raise ValueError(f"not a datetime: {value!r}")
     return parsed
-

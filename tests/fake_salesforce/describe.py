@@ -25,8 +25,14 @@ def _urls(version: str, name: str) -> dict[str, str]:
 
 
 def _sobject_summary(
-    version: str, name: str, label: str, key_prefix: str | None, *, feed: bool = False,
-    replicateable: bool = True, writable: bool = True,
+    version: str,
+    name: str,
+    label: str,
+    key_prefix: str | None,
+    *,
+    feed: bool = False,
+    replicateable: bool = True,
+    writable: bool = True,
 ) -> dict[str, object]:
     return {
         "activateable": False,
@@ -68,8 +74,17 @@ def describe_global(org: Org, version: str) -> dict[str, object]:
     ]
     for obj in org.unsupported.values():
         feed = obj.name.endswith("Feed")
-        sobjects.append(_sobject_summary(version, obj.name, obj.label, obj.key_prefix, feed=feed,
-                                         replicateable=not feed, writable=False))
+        sobjects.append(
+            _sobject_summary(
+                version,
+                obj.name,
+                obj.label,
+                obj.key_prefix,
+                feed=feed,
+                replicateable=not feed,
+                writable=False,
+            )
+        )
     sobjects.sort(key=lambda entry: str(entry["name"]))
     return {"encoding": "UTF-8", "maxBatchSize": MAX_BATCH_SIZE, "sobjects": sobjects}
 
@@ -87,8 +102,15 @@ def describe_object(org: Org, name: str, version: str) -> dict[str, object] | No
             return None
         canonical, fields = unsupported.name, unsupported.fields
         feed = canonical.endswith("Feed")
-        summary = _sobject_summary(version, canonical, unsupported.label, unsupported.key_prefix,
-                                   feed=feed, replicateable=not feed, writable=False)
+        summary = _sobject_summary(
+            version,
+            canonical,
+            unsupported.label,
+            unsupported.key_prefix,
+            feed=feed,
+            replicateable=not feed,
+            writable=False,
+        )
     return {
         **summary,
         "actionOverrides": [],

@@ -34,7 +34,8 @@ def default_credentials(seed: int) -> Credentials:
     return Credentials(
         username=f"integration.user{seed}@example-health.org",
         password="Emulat0r-Pa55word",
-        security_token="SECTOKEN" + "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(17)),
+        security_token="SECTOKEN"
+        + "".join(secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ23456789") for _ in range(17)),
         client_id="3MVG9FAKE" + secrets.token_hex(20),
         client_secret=secrets.token_hex(32).upper(),
         refresh_token="5Aep861FAKE" + secrets.token_urlsafe(48),
@@ -75,8 +76,14 @@ class FakeSalesforce:
         self.faults = FaultInjector()
         self.credentials = credentials or default_credentials(seed)
         self.tokens = TokenStore(self.org.org_id)
-        self.jobs = JobStore(self.clock, self.limits, seed, job_processing_seconds, shuffle_results,
-                             default_page_records)
+        self.jobs = JobStore(
+            self.clock,
+            self.limits,
+            seed,
+            job_processing_seconds,
+            shuffle_results,
+            default_page_records,
+        )
         self.cursors = Cursors()
         self.gzip = gzip
         self.api_enabled = api_enabled
@@ -86,7 +93,9 @@ class FakeSalesforce:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
-        self.oauth = OAuthServer(self.credentials, self.tokens, "", self.org.integration_user_id, self.clock.now_ms)
+        self.oauth = OAuthServer(
+            self.credentials, self.tokens, "", self.org.integration_user_id, self.clock.now_ms
+        )
 
     # ---- lifecycle -----------------------------------------------------------------------------
     def start(self) -> FakeSalesforce:
@@ -94,9 +103,11 @@ class FakeSalesforce:
         handler = type("BoundHandler", (Handler,), {"sf": self})
         self._server = _Server((self._host, self._port), handler)
         host, port = self._server.server_address[:2]
-        self.url = f"http://{host}:{port}"
+        self.url = f"http://{host!s}:{port}"
         self.oauth.base_url = self.url
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-sf-http", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="fake-sf-http", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -116,8 +127,12 @@ class FakeSalesforce:
     def __enter__(self) -> FakeSalesforce:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     # ---- observation -------------------------------------------------------------------------
@@ -137,7 +152,7 @@ class FakeSalesforce:
         """Zero every counter (jobs_by_state keeps describing existing jobs)."""
         self._counters.reset()
 
-    def set_limit(self, name: str, max: int | None = None, remaining: int | None = None) -> None:  # noqa: A002
+    def set_limit(self, name: str, max: int | None = None, remaining: int | None = None) -> None:
         """Set an org limit, e.g. ``set_limit("DailyBulkV2QueryJobs", max=10000, remaining=0)``."""
         self.limits.set(name, max=max, remaining=remaining)
 
@@ -145,7 +160,9 @@ class FakeSalesforce:
         """A query job (for assertions)."""
         return self.jobs.get(job_id)
 
-    def truth(self, object_name: str, include_deleted: bool = False) -> Iterator[dict[str, str | None]]:
+    def truth(
+        self, object_name: str, include_deleted: bool = False
+    ) -> Iterator[dict[str, str | None]]:
         """Current rows exactly as the CSV renders each field (None for null); compound fields omitted."""
         return self._data(object_name).truth(include_deleted)
 

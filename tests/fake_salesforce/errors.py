@@ -13,7 +13,9 @@ import json
 class SalesforceError(Exception):
     """A REST/Bulk error: HTTP status, Salesforce errorCode and message."""
 
-    def __init__(self, status: int, error_code: str, message: str, headers: dict[str, str] | None = None):
+    def __init__(
+        self, status: int, error_code: str, message: str, headers: dict[str, str] | None = None
+    ):
         super().__init__(f"{status} {error_code}: {message}")
         self.status = status
         self.error_code = error_code

@@ -63,7 +63,7 @@ class HttpError(Fault):
 
 
 @dataclass
-class RateLimited(HttpError):
+class RateLimited(HttpError):  # noqa: N818 - describes a fault, is not an exception
     """429 with ``Retry-After`` on the next matching requests (not a Salesforce-documented status)."""
 
     status: int = 429
@@ -182,8 +182,18 @@ class FaultInjector:
 
 FAULT_TYPES: dict[str, type[Fault]] = {
     cls.__name__: cls
-    for cls in (HttpError, RateLimited, Slow, ExpireToken, DropConnection, ShortPage, MalformedCsv,
-                JobFails, JobAborted, JobStuck)
+    for cls in (
+        HttpError,
+        RateLimited,
+        Slow,
+        ExpireToken,
+        DropConnection,
+        ShortPage,
+        MalformedCsv,
+        JobFails,
+        JobAborted,
+        JobStuck,
+    )
 }
 
 

@@ -63,9 +63,11 @@ class FieldSpec:
     def describe(self) -> dict[str, object]:
         """The field's entry in ``/sobjects/{name}/describe`` ``fields``."""
         ftype = self.type
-        filterable = not (ftype is FieldType.TEXTAREA and self.length > 255) and not self.is_compound
+        filterable = (
+            not (ftype is FieldType.TEXTAREA and self.length > 255) and not self.is_compound
+        )
         sortable = filterable and ftype is not FieldType.MULTIPICKLIST
-        groupable = sortable and not ftype.is_numeric or ftype is FieldType.INT
+        groupable = (sortable and not ftype.is_numeric) or ftype is FieldType.INT
         creatable = self.updateable and not self.system and not self.calculated
         byte_length = self.length * 3 if ftype.is_text else 0
         return {
@@ -109,7 +111,13 @@ class FieldSpec:
             "nillable": self.nillable,
             "permissionable": self.nillable and not self.system and ftype is not FieldType.ID,
             "picklistValues": [
-                {"active": True, "defaultValue": False, "label": value, "validFor": None, "value": value}
+                {
+                    "active": True,
+                    "defaultValue": False,
+                    "label": value,
+                    "validFor": None,
+                    "value": value,
+                }
                 for value in self.picklist
             ],
             "polymorphicForeignKey": False,
@@ -152,7 +160,9 @@ def picklist(name: str, label: str, values: tuple[str, ...], group: str, **kw: A
     )
 
 
-def multipicklist(name: str, label: str, values: tuple[str, ...], group: str, **kw: Any) -> FieldSpec:
+def multipicklist(
+    name: str, label: str, values: tuple[str, ...], group: str, **kw: Any
+) -> FieldSpec:
     """A multi-select picklist: values joined with ``;``."""
     return FieldSpec(
         name, FieldType.MULTIPICKLIST, label, length=4099, picklist=values, group=group, **kw
@@ -184,7 +194,11 @@ def reference(
 
 def simple(name: str, label: str, ftype: FieldType, group: str, **kw: Any) -> FieldSpec:
     """Any other field type with its standard length."""
-    lengths = {FieldType.PHONE: PHONE_LENGTH, FieldType.EMAIL: EMAIL_LENGTH, FieldType.URL: URL_LENGTH}
+    lengths = {
+        FieldType.PHONE: PHONE_LENGTH,
+        FieldType.EMAIL: EMAIL_LENGTH,
+        FieldType.URL: URL_LENGTH,
+    }
     return FieldSpec(name, ftype, label, length=lengths.get(ftype, 0), group=group, **kw)
 
 
@@ -195,15 +209,39 @@ def address_fields(prefix: str, label: str, group: str) -> list[FieldSpec]:
         textarea(f"{prefix}Street", f"{label} Street", 255, group, compound_field_name=compound),
         text(f"{prefix}City", f"{label} City", 40, group, compound_field_name=compound),
         text(f"{prefix}State", f"{label} State/Province", 80, group, compound_field_name=compound),
-        text(f"{prefix}PostalCode", f"{label} Zip/Postal Code", 20, group, compound_field_name=compound),
+        text(
+            f"{prefix}PostalCode",
+            f"{label} Zip/Postal Code",
+            20,
+            group,
+            compound_field_name=compound,
+        ),
         text(f"{prefix}Country", f"{label} Country", 80, group, compound_field_name=compound),
-        number(f"{prefix}Latitude", f"{label} Latitude", FieldType.DOUBLE, 18, 15, group,
-               compound_field_name=compound),
-        number(f"{prefix}Longitude", f"{label} Longitude", FieldType.DOUBLE, 18, 15, group,
-               compound_field_name=compound),
-        picklist(f"{prefix}GeocodeAccuracy", f"{label} Geocode Accuracy",
-                 ("Address", "NearAddress", "Block", "Street", "ExtendedZip", "Zip", "City"), group,
-                 compound_field_name=compound),
+        number(
+            f"{prefix}Latitude",
+            f"{label} Latitude",
+            FieldType.DOUBLE,
+            18,
+            15,
+            group,
+            compound_field_name=compound,
+        ),
+        number(
+            f"{prefix}Longitude",
+            f"{label} Longitude",
+            FieldType.DOUBLE,
+            18,
+            15,
+            group,
+            compound_field_name=compound,
+        ),
+        picklist(
+            f"{prefix}GeocodeAccuracy",
+            f"{label} Geocode Accuracy",
+            ("Address", "NearAddress", "Block", "Street", "ExtendedZip", "Zip", "City"),
+            group,
+            compound_field_name=compound,
+        ),
     ]
     return [*parts, FieldSpec(compound, FieldType.ADDRESS, f"{label} Address", group=group)]
 
@@ -213,8 +251,24 @@ def location_fields(name: str, label: str, group: str, scale: int) -> list[Field
     base = name.removesuffix("__c")
     return [
         FieldSpec(name, FieldType.LOCATION, label, custom=True, scale=scale, group=group),
-        number(f"{base}__Latitude__s", f"{label} (Latitude)", FieldType.DOUBLE, 18, scale, group,
-               custom=True, compound_field_name=name),
-        number(f"{base}__Longitude__s", f"{label} (Longitude)", FieldType.DOUBLE, 18, scale, group,
-               custom=True, compound_field_name=name),
+        number(
+            f"{base}__Latitude__s",
+            f"{label} (Latitude)",
+            FieldType.DOUBLE,
+            18,
+            scale,
+            group,
+            custom=True,
+            compound_field_name=name,
+        ),
+        number(
+            f"{base}__Longitude__s",
+            f"{label} (Longitude)",
+            FieldType.DOUBLE,
+            18,
+            scale,
+            group,
+            custom=True,
+            compound_field_name=name,
+        ),
     ]

@@ -8,6 +8,7 @@ https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/que
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import time
@@ -66,8 +67,11 @@ def _data_route(request: Request) -> tuple[str, Route | None]:
 def _job_route(request: Request) -> tuple[str, Route | None]:
     parts, method = request.parts, request.method
     if len(parts) == 2:
-        return ("job_create", routes_bulk.create_job) if method == "POST" else (
-            ("job_list", routes_bulk.list_jobs) if method == "GET" else ("other", None))
+        return (
+            ("job_create", routes_bulk.create_job)
+            if method == "POST"
+            else (("job_list", routes_bulk.list_jobs) if method == "GET" else ("other", None))
+        )
     request.job_id = parts[2]
     if len(parts) == 3:
         routes: dict[str, tuple[str, Route]] = {
@@ -75,7 +79,8 @@ def _job_route(request: Request) -> tuple[str, Route | None]:
             "PATCH": ("job_abort", routes_bulk.abort_job),
             "DELETE": ("job_delete", routes_bulk.delete_job),
         }
-        return routes.get(method, ("other", None))  # type: ignore[return-value]
+        kind, route = routes.get(method, ("other", None))
+        return kind, route
     if len(parts) == 4 and method == "GET" and parts[3] == "results":
         return "results", routes_bulk.results
     if len(parts) == 4 and method == "GET" and parts[3] == "resultPages":
@@ -90,7 +95,7 @@ class Handler(BaseHTTPRequestHandler):
     server_version = "FakeSalesforce/1.0"
     sf: FakeSalesforce  # set on the subclass the server builds
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+    def log_message(self, format: str, *args: object) -> None:
         """Quiet: tests read counters, not access logs."""
 
     def do_GET(self) -> None:
@@ -120,8 +125,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         split = urlsplit(self.path)
-        request = Request(method, unquote(split.path), dict(parse_qsl(split.query, keep_blank_values=True)),
-                          self.headers, self._read_body())
+        request = Request(
+            method,
+            unquote(split.path),
+            dict(parse_qsl(split.query, keep_blank_values=True)),
+            self.headers,
+            self._read_body(),
+        )
         try:
             if request.path.startswith("/__emulator/"):
                 self._send(routes_control.handle(self.sf, request))
@@ -198,7 +208,9 @@ class Handler(BaseHTTPRequestHandler):
         """Token, API access and the daily request limit, in that order."""
         self._check_token()
         if not self.sf.api_enabled:
-            raise SalesforceError(403, "API_DISABLED_FOR_ORG", "API is not enabled for this Organization or Partner")
+            raise SalesforceError(
+                403, "API_DISABLED_FOR_ORG", "API is not enabled for this Organization or Partner"
+            )
         if not self.sf.limits.take("DailyApiRequests"):
             raise SalesforceError(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.")
         self.sf.counter_store.add("api_calls")
@@ -213,7 +225,9 @@ class Handler(BaseHTTPRequestHandler):
             elif isinstance(fault, faults.HttpError):
                 if request.kind == "results":
                     self.sf.counter_store.add("result_requests")
-                error = SalesforceError(fault.status, fault.error_code, fault.message, dict(fault.headers))
+                error = SalesforceError(
+                    fault.status, fault.error_code, fault.message, dict(fault.headers)
+                )
                 self._send(Response(error.status, error.body(), JSON_TYPE, error.headers))
                 return True
         return False
@@ -261,8 +275,12 @@ class PageWriter:
 
     def __init__(self, handler: Handler, gzip_on: bool, body_faults: list[faults.Fault]) -> None:
         self.handler = handler
-        self.compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, GZIP_WBITS) if gzip_on else None
-        self.drop_after = next((f.after_bytes for f in body_faults if isinstance(f, faults.DropConnection)), None)
+        self.compressor = (
+            zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, GZIP_WBITS) if gzip_on else None
+        )
+        self.drop_after = next(
+            (f.after_bytes for f in body_faults if isinstance(f, faults.DropConnection)), None
+        )
         self.missing = sum(f.missing_rows for f in body_faults if isinstance(f, faults.ShortPage))
         self.malformed = any(isinstance(f, faults.MalformedCsv) for f in body_faults)
         self.pause = sum(f.seconds for f in body_faults if isinstance(f, faults.Slow))
@@ -279,10 +297,8 @@ class PageWriter:
             self.bytes_out += keep
             self.dropped = True
             self.handler.close_connection = True
-            try:
+            with contextlib.suppress(OSError):
                 self.handler.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         self.handler.wfile.write(b"%X\r\n%s\r\n" % (len(data), data))
         self.bytes_out += len(data)
@@ -300,8 +316,12 @@ class PageWriter:
             block = rows[start : start + RENDER_BLOCK_ROWS]
             if start <= broken_at < start + len(block):
                 cut = broken_at - start
-                text = (page.render(block[:cut], page.overlay) + '"unterminated quoted field' + page.line_ending
-                        + page.render(block[cut:], page.overlay))
+                text = (
+                    page.render(block[:cut], page.overlay)
+                    + '"unterminated quoted field'
+                    + page.line_ending
+                    + page.render(block[cut:], page.overlay)
+                )
             else:
                 text = page.render(block, page.overlay)
             self._emit(text)

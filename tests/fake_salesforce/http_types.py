@@ -42,9 +42,13 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-def json_response(payload: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+def json_response(
+    payload: object, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     """A JSON response."""
-    return Response(status, json.dumps(payload, ensure_ascii=False).encode(), JSON_TYPE, headers or {})
+    return Response(
+        status, json.dumps(payload, ensure_ascii=False).encode(), JSON_TYPE, headers or {}
+    )
 
 
 @dataclass

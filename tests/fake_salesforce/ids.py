@@ -103,8 +103,15 @@ class IdSpace:
         ``head + high[(r+base)//3844] + low[(r+base)%3844] + suffixes[high_bits | low_bits]``."""
         self._grow((max_row + self.counter_base) // _LOW_SPAN + 1)
         suffixes = [self._fixed_suffix + letter for letter in _SUFFIX_ALPHABET]
-        return (self._head, self._high, self._high_bits, self._low, self._low_bits, suffixes,
-                self.counter_base)
+        return (
+            self._head,
+            self._high,
+            self._high_bits,
+            self._low,
+            self._low_bits,
+            suffixes,
+            self.counter_base,
+        )
 
     def row_of(self, record_id: str) -> int | None:
         """The row number of an id of this object (15 or 18 characters), or None."""

@@ -101,9 +101,13 @@ class QueryJob:
         """The compiled CSV renderer for this job's fields and CSV options."""
         if self._renderer is None:
             data = self.query.data
-            assert data is not None and self.snapshot is not None
+            assert data is not None
+            assert self.snapshot is not None
             self._renderer = compile_renderer(
-                data, self.query.fields, self.column_delimiter.char, self.line_ending.chars,
+                data,
+                self.query.fields,
+                self.column_delimiter.char,
+                self.line_ending.chars,
                 self.snapshot.total_rows,
             )
         return self._renderer
@@ -116,8 +120,15 @@ class QueryJob:
 class JobStore:
     """All jobs of the org and the background thread that processes them."""
 
-    def __init__(self, clock: EmulatorClock, limits: Limits, seed: int, processing_seconds: float,
-                 shuffle: bool, default_page_records: int | None) -> None:
+    def __init__(
+        self,
+        clock: EmulatorClock,
+        limits: Limits,
+        seed: int,
+        processing_seconds: float,
+        shuffle: bool,
+        default_page_records: int | None,
+    ) -> None:
         self.clock = clock
         self.limits = limits
         self.seed = seed
@@ -142,16 +153,34 @@ class JobStore:
             self._wake.notify_all()
 
     # ---- public operations -----------------------------------------------------------------
-    def create(self, checked: CheckedQuery, operation: Operation, created_by: str, api_version: str,
-               delimiter: ColumnDelimiter, line_ending: LineEnding, fate: str, fate_message: str) -> QueryJob:
+    def create(
+        self,
+        checked: CheckedQuery,
+        operation: Operation,
+        created_by: str,
+        api_version: str,
+        delimiter: ColumnDelimiter,
+        line_ending: LineEnding,
+        fate: str,
+        fate_message: str,
+    ) -> QueryJob:
         """Register a job (already validated) and schedule its processing."""
         now = self.clock.now_ms()
         with self._lock:
             self._sequence += 1
             job = QueryJob(
-                make_id(KEY_PREFIXES["QueryJob"], 10_000 + self._sequence), operation, checked.object_name,
-                checked, created_by, now, api_version, delimiter, line_ending, modstamp_ms=now,
-                fate=fate, fate_message=fate_message,
+                make_id(KEY_PREFIXES["QueryJob"], 10_000 + self._sequence),
+                operation,
+                checked.object_name,
+                checked,
+                created_by,
+                now,
+                api_version,
+                delimiter,
+                line_ending,
+                modstamp_ms=now,
+                fate=fate,
+                fate_message=fate_message,
             )
             self._jobs[job.id] = job
             self._order.append(job.id)
@@ -178,9 +207,14 @@ class JobStore:
         job = self.get(job_id)
         with self._lock:
             if job.state.is_terminal:
-                word = {JobState.JOB_COMPLETE: "Completed", JobState.FAILED: "Failed",
-                        JobState.ABORTED: "Aborted"}[job.state]
-                raise SalesforceError(400, "INVALIDJOBSTATE", f"Aborting already {word} Job not allowed")
+                word = {
+                    JobState.JOB_COMPLETE: "Completed",
+                    JobState.FAILED: "Failed",
+                    JobState.ABORTED: "Aborted",
+                }[job.state]
+                raise SalesforceError(
+                    400, "INVALIDJOBSTATE", f"Aborting already {word} Job not allowed"
+                )
             self._set_state(job, JobState.ABORTED)
         return job
 
@@ -189,8 +223,11 @@ class JobStore:
         job = self.get(job_id)
         with self._lock:
             if not job.state.is_terminal:
-                raise SalesforceError(400, "API_ERROR",
-                                      "Error encountered when deleting the job because the job is not terminated")
+                raise SalesforceError(
+                    400,
+                    "API_ERROR",
+                    "Error encountered when deleting the job because the job is not terminated",
+                )
             self._jobs.pop(job_id, None)
             self._final_states[job.state.value] += 1
 
@@ -217,7 +254,9 @@ class JobStore:
     def _run(self) -> None:
         while True:
             with self._lock:
-                while not self._stopped and (not self._queue or self._queue[0][0] > time.monotonic()):
+                while not self._stopped and (
+                    not self._queue or self._queue[0][0] > time.monotonic()
+                ):
                     timeout = self._queue[0][0] - time.monotonic() if self._queue else None
                     self._wake.wait(timeout)
                 if self._stopped:
@@ -231,7 +270,7 @@ class JobStore:
                     self._start(job)
                 else:
                     self._finish(job)
-            except Exception as exc:  # noqa: BLE001 - a job that breaks ends Failed, like Salesforce
+            except Exception as exc:
                 with self._lock:
                     job.error_message = f"InternalServerError : {exc}"
                     self._set_state(job, JobState.FAILED)
@@ -284,5 +323,3 @@ class JobStore:
             megabytes = math.ceil(job.average_row_bytes * len(job.rows) / BYTES_PER_MB)
             self.limits.take("DailyBulkV2QueryFileStorageMB", megabytes)
             self._set_state(job, JobState.JOB_COMPLETE)
-
-

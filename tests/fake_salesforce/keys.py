@@ -27,15 +27,23 @@ def private_key() -> rsa.RSAPrivateKey:
 
 def private_key_pem() -> str:
     """PEM (PKCS#8, unencrypted) of the private key, for ``credentials.private_key_pem``."""
-    return private_key().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
+    return (
+        private_key()
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
 
 
 def verify_rs256(signing_input: bytes, signature: bytes) -> bool:
     """Whether ``signature`` is an RS256 signature of ``signing_input`` by the test key."""
     try:
-        private_key().public_key().verify(signature, signing_input, padding.PKCS1v15(), hashes.SHA256())
-    except Exception:  # noqa: BLE001 - any verification failure means "invalid assertion"
+        private_key().public_key().verify(
+            signature, signing_input, padding.PKCS1v15(), hashes.SHA256()
+        )
+    except Exception:
         return False
     return True

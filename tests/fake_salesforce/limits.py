@@ -31,9 +31,11 @@ class Limits:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._values = {name: {"Max": mx, "Remaining": mx} for name, mx in DEFAULT_LIMITS_MAX.items()}
+        self._values = {
+            name: {"Max": mx, "Remaining": mx} for name, mx in DEFAULT_LIMITS_MAX.items()
+        }
 
-    def set(self, name: str, max: int | None = None, remaining: int | None = None) -> None:  # noqa: A002
+    def set(self, name: str, max: int | None = None, remaining: int | None = None) -> None:
         """Change a limit's Max and/or Remaining (creating it if unknown)."""
         with self._lock:
             entry = self._values.setdefault(name, {"Max": max or 0, "Remaining": max or 0})

@@ -30,7 +30,9 @@ NPI_MULTIPLIER = 7_654_321  # coprime with NPI_SPAN, so NPIs are unique per row
 GIANT_BIO_ROW = 17  # the row (variant) whose Bio__c is at the 131,072-character maximum
 
 
-def _by_pool(groups: Mapping[str, Generator], pool_of: Mapping[str, str]) -> dict[str, list[Generator]]:
+def _by_pool(
+    groups: Mapping[str, Generator], pool_of: Mapping[str, str]
+) -> dict[str, list[Generator]]:
     merged: dict[str, list[Generator]] = {}
     for group, generator in groups.items():
         merged.setdefault(pool_of[group], []).append(generator)
@@ -53,30 +55,53 @@ def _feed_fields(parent: str) -> tuple[FieldSpec, ...]:
         reference("ParentId", "Parent ID", parent, "Parent", ""),
         text("Type", "Feed Item Type", 40, ""),
         simple("CreatedDate", "Created Date", FieldType.DATETIME, "", nillable=False, system=True),
-        simple("SystemModstamp", "System Modstamp", FieldType.DATETIME, "", nillable=False, system=True),
+        simple(
+            "SystemModstamp", "System Modstamp", FieldType.DATETIME, "", nillable=False, system=True
+        ),
     )
 
 
 UNSUPPORTED_OBJECTS = (
     UnsupportedObject("ContactFeed", "Contact Feed", None, _feed_fields("Contact")),
     UnsupportedObject("AccountFeed", "Account Feed", None, _feed_fields("Account")),
-    UnsupportedObject("CaseStatus", "Case Status Value", "01J", (
-        FieldSpec("Id", FieldType.ID, "Case Status Value ID", length=18, nillable=False, system=True),
-        text("MasterLabel", "Master Label", 255, ""),
-        simple("IsClosed", "Closed", FieldType.BOOLEAN, "", nillable=False),
-    )),
-    UnsupportedObject("AttachedContentDocument", "Attached Content Document", None, (
-        FieldSpec("Id", FieldType.ID, "Attached Content Document ID", length=18, nillable=False, system=True),
-        reference("LinkedEntityId", "Linked Entity ID", "Contact", "LinkedEntity", ""),
-        text("Title", "Title", 255, ""),
-    )),
+    UnsupportedObject(
+        "CaseStatus",
+        "Case Status Value",
+        "01J",
+        (
+            FieldSpec(
+                "Id", FieldType.ID, "Case Status Value ID", length=18, nillable=False, system=True
+            ),
+            text("MasterLabel", "Master Label", 255, ""),
+            simple("IsClosed", "Closed", FieldType.BOOLEAN, "", nillable=False),
+        ),
+    ),
+    UnsupportedObject(
+        "AttachedContentDocument",
+        "Attached Content Document",
+        None,
+        (
+            FieldSpec(
+                "Id",
+                FieldType.ID,
+                "Attached Content Document ID",
+                length=18,
+                nillable=False,
+                system=True,
+            ),
+            reference("LinkedEntityId", "Linked Entity ID", "Contact", "LinkedEntity", ""),
+            text("Title", "Title", 255, ""),
+        ),
+    ),
 )
 
 _POOL_CACHE: dict[tuple[object, ...], dict[str, PoolGroup]] = {}
 _POOL_LOCK = threading.Lock()
 
 
-def pooled_fields(fields: tuple[FieldSpec, ...], pool_of: Mapping[str, str], order: list[str]) -> tuple[FieldSpec, ...]:
+def pooled_fields(
+    fields: tuple[FieldSpec, ...], pool_of: Mapping[str, str], order: list[str]
+) -> tuple[FieldSpec, ...]:
     """Fields with their group renamed to their pool, sorted so each pool's fields are adjacent.
 
     Adjacent fields of one pool render as one pre-joined CSV segment. Row-computed fields keep
@@ -87,7 +112,11 @@ def pooled_fields(fields: tuple[FieldSpec, ...], pool_of: Mapping[str, str], ord
 
     def rank(spec: FieldSpec) -> int:
         if spec.group == "row":
-            return len(order) + 1 + last.index(spec.name) if spec.name in last else (0 if spec.name in ("Id", "IsDeleted") else len(order))
+            return (
+                len(order) + 1 + last.index(spec.name)
+                if spec.name in last
+                else (0 if spec.name in ("Id", "IsDeleted") else len(order))
+            )
         return 1 + order.index(spec.group)
 
     return tuple(sorted(renamed, key=rank))
@@ -104,8 +133,13 @@ def _pools(
         cached = _POOL_CACHE.get(key)
         if cached is None:
             cached = {
-                name: build_group(name, size, [f for f in fields if f.group == name],
-                                  contact_data.merge_generators(generators[name]), seed)
+                name: build_group(
+                    name,
+                    size,
+                    [f for f in fields if f.group == name],
+                    contact_data.merge_generators(generators[name]),
+                    seed,
+                )
                 for name, size in sizes.items()
             }
             _POOL_CACHE[key] = cached
@@ -129,22 +163,45 @@ class Org:
             account_ids, accounts, contact_ids, contacts, individual_ids
         )
         groups["bio"] = contact_data.make_bio_generator(GIANT_BIO_ROW)
-        contact_fields = pooled_fields(CONTACT_FIELDS, contact_data.POOL_OF_GROUP, list(contact_data.POOL_SIZES))
-        contact_pools = _pools(("Contact", seed, contacts, accounts), contact_fields, contact_data.POOL_SIZES,
-                               _by_pool(groups, contact_data.POOL_OF_GROUP), seed)
+        contact_fields = pooled_fields(
+            CONTACT_FIELDS, contact_data.POOL_OF_GROUP, list(contact_data.POOL_SIZES)
+        )
+        contact_pools = _pools(
+            ("Contact", seed, contacts, accounts),
+            contact_fields,
+            contact_data.POOL_SIZES,
+            _by_pool(groups, contact_data.POOL_OF_GROUP),
+            seed,
+        )
         account_groups: dict[str, Generator] = {
             "org": account_data.make_org_generator(account_ids, accounts, self.user_ids),
             "billing_address": account_data.billing,
             "shipping_address": account_data.shipping,
         }
-        account_fields = pooled_fields(ACCOUNT_FIELDS, account_data.POOL_OF_GROUP, list(account_data.POOL_SIZES))
-        account_pools = _pools(("Account", seed, accounts), account_fields, account_data.POOL_SIZES,
-                               _by_pool(account_groups, account_data.POOL_OF_GROUP), seed)
+        account_fields = pooled_fields(
+            ACCOUNT_FIELDS, account_data.POOL_OF_GROUP, list(account_data.POOL_SIZES)
+        )
+        account_pools = _pools(
+            ("Account", seed, accounts),
+            account_fields,
+            account_data.POOL_SIZES,
+            _by_pool(account_groups, account_data.POOL_OF_GROUP),
+            seed,
+        )
         npi = SerialField(NPI_BASE, NPI_SPAN, NPI_MULTIPLIER, (seed * 1_000_003) % NPI_SPAN)
         self.objects: dict[str, ObjectData] = {
-            "Contact": ObjectData("Contact", contact_fields, contacts, seed, contact_ids, contact_pools,
-                                  {"NPI__c": npi}),
-            "Account": ObjectData("Account", account_fields, accounts, seed, account_ids, account_pools),
+            "Contact": ObjectData(
+                "Contact",
+                contact_fields,
+                contacts,
+                seed,
+                contact_ids,
+                contact_pools,
+                {"NPI__c": npi},
+            ),
+            "Account": ObjectData(
+                "Account", account_fields, accounts, seed, account_ids, account_pools
+            ),
         }
         self.unsupported = {obj.name: obj for obj in UNSUPPORTED_OBJECTS}
 

@@ -45,7 +45,9 @@ class PoolGroup:
         """Per variant, the texts of the group's non-compound fields in field order (cached)."""
         if self._text_rows is None:
             names = [f.name for f in self.fields if not f.is_compound]
-            self._text_rows = list(zip(*(self.texts[n] for n in names), strict=True)) if names else []
+            self._text_rows = (
+                list(zip(*(self.texts[n] for n in names), strict=True)) if names else []
+            )
         return self._text_rows
 
     def variant(self, row: int) -> int:

@@ -15,7 +15,9 @@ FAST_JOB_PROCESSING_SECONDS = 0.05
 @pytest.fixture
 def fake_salesforce() -> Iterator[FakeSalesforce]:
     """A started emulator: 2,000 contacts, 200 accounts, seed 1, fast job processing."""
-    sf = FakeSalesforce(contacts=2_000, accounts=200, seed=1, job_processing_seconds=FAST_JOB_PROCESSING_SECONDS)
+    sf = FakeSalesforce(
+        contacts=2_000, accounts=200, seed=1, job_processing_seconds=FAST_JOB_PROCESSING_SECONDS
+    )
     sf.start()
     try:
         yield sf

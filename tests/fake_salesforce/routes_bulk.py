@@ -45,13 +45,17 @@ def create_job(sf: FakeSalesforce, request: Request) -> Response:
     try:
         body = request.json()
     except ValueError:
-        raise _bad_request("Unexpected character in request body: not valid JSON", "JSON_PARSER_ERROR") from None
+        raise _bad_request(
+            "Unexpected character in request body: not valid JSON", "JSON_PARSER_ERROR"
+        ) from None
     if not isinstance(body, dict):
         raise _bad_request("Request body must be a JSON object", "JSON_PARSER_ERROR")
     try:
-        operation = Operation(body.get("operation"))
+        operation = Operation(str(body.get("operation")))
     except ValueError:
-        raise _bad_request(f"Invalid operation: {body.get('operation')}. Use query or queryAll.") from None
+        raise _bad_request(
+            f"Invalid operation: {body.get('operation')}. Use query or queryAll."
+        ) from None
     query = body.get("query")
     if not isinstance(query, str) or not query.strip():
         raise _bad_request("query is required")
@@ -63,10 +67,17 @@ def create_job(sf: FakeSalesforce, request: Request) -> Response:
         raise _bad_request(f"Invalid job option: {exc}") from None
     if sf.limits.remaining("DailyBulkV2QueryJobs") <= 0:
         jobs_max = sf.limits["DailyBulkV2QueryJobs"]["Max"]
-        raise SalesforceError(400, "LIMIT_EXCEEDED", f"Max bulk v2 query jobs ({jobs_max}) per 24 hrs has been reached")
+        raise SalesforceError(
+            400,
+            "LIMIT_EXCEEDED",
+            f"Max bulk v2 query jobs ({jobs_max}) per 24 hrs has been reached",
+        )
     if sf.limits.remaining("DailyBulkV2QueryFileStorageMB") <= 0:
-        raise SalesforceError(400, "LIMIT_EXCEEDED",
-                              "Max bulk v2 query result size stored (1000000000) kb per 24 hrs has been exceeded")
+        raise SalesforceError(
+            400,
+            "LIMIT_EXCEEDED",
+            "Max bulk v2 query result size stored (1000000000) kb per 24 hrs has been exceeded",
+        )
     checked = check(query, sf.org, bulk=True)
     fate, message = "complete", ""
     for fault in sf.faults.fire(JOB, "job_create"):
@@ -79,8 +90,16 @@ def create_job(sf: FakeSalesforce, request: Request) -> Response:
     sf.limits.take("DailyBulkV2QueryJobs")
     sf.counter_store.record_query(query)
     assert request.version is not None
-    job = sf.jobs.create(checked, operation, sf.org.integration_user_id, request.version, delimiter,
-                         line_ending, fate, message)
+    job = sf.jobs.create(
+        checked,
+        operation,
+        sf.org.integration_user_id,
+        request.version,
+        delimiter,
+        line_ending,
+        fate,
+        message,
+    )
     return json_response(job.info(brief=True))
 
 
@@ -125,7 +144,9 @@ def abort_job(sf: FakeSalesforce, request: Request) -> Response:
         raise _bad_request("Request body is not valid JSON", "JSON_PARSER_ERROR") from None
     sf.jobs.get(request.job_id)
     if not isinstance(body, dict) or body.get("state") != JobState.ABORTED.value:
-        raise SalesforceError(400, "INVALIDJOBSTATE", "Query jobs can only be changed to the Aborted state")
+        raise SalesforceError(
+            400, "INVALIDJOBSTATE", "Query jobs can only be changed to the Aborted state"
+        )
     job = sf.jobs.abort(request.job_id)
     sf.counter_store.add("aborted_jobs")
     return json_response(job.info(brief=True))
@@ -144,13 +165,15 @@ def _completed_job(sf: FakeSalesforce, request: Request) -> QueryJob:
     job = sf.jobs.get(request.job_id)
     if request.version != job.api_version:
         raise SalesforceError(
-            409, "API_VERSION_MISMATCH",
+            409,
+            "API_VERSION_MISMATCH",
             f"Query job {job.id} was created with API version {job.api_version}; request its results with "
             "the same version",
         )
     if job.state is not JobState.JOB_COMPLETE:
         raise SalesforceError(
-            412, "JOB_NOT_COMPLETE",
+            412,
+            "JOB_NOT_COMPLETE",
             "can only download query results of successfully completed bulk job with status: JOB_COMPLETE. "
             f"Current status: {job.state.shouting}",
         )
@@ -184,8 +207,15 @@ def results(sf: FakeSalesforce, request: Request) -> CsvPage:
         "Sforce-Locator": next_locator,
         "Sforce-NumberOfRecords": str(len(rows)),
     }
-    return CsvPage(headers, job.header(), rows, job.renderer(), job.snapshot.overlay,
-                   job.line_ending.chars, job.id)
+    return CsvPage(
+        headers,
+        job.header(),
+        rows,
+        job.renderer(),
+        job.snapshot.overlay,
+        job.line_ending.chars,
+        job.id,
+    )
 
 
 def result_pages(sf: FakeSalesforce, request: Request) -> Response:
@@ -204,5 +234,7 @@ def result_pages(sf: FakeSalesforce, request: Request) -> Response:
     base = f"/services/data/v{request.version}/jobs/query/{job.id}"
     pages = [{"resultUrl": f"{base}/results?locator={locators.encode(start)}"} for start in chosen]
     done = first + len(chosen) >= len(starts)
-    next_url = None if done else f"{base}/resultPages?locator={locators.encode(first + len(chosen))}"
+    next_url = (
+        None if done else f"{base}/resultPages?locator={locators.encode(first + len(chosen))}"
+    )
     return json_response({"resultPages": pages, "nextRecordsUrl": next_url, "done": done})

@@ -73,17 +73,21 @@ class Cursors:
 
 def versions(sf: FakeSalesforce, request: Request) -> Response:
     """``GET /services/data/``: every served API version."""
-    return json_response([
-        {"label": release_label(v), "url": f"/services/data/v{v}.0", "version": f"{v}.0"}
-        for v in range(MIN_API_VERSION, MAX_API_VERSION + 1)
-    ])
+    return json_response(
+        [
+            {"label": release_label(v), "url": f"/services/data/v{v}.0", "version": f"{v}.0"}
+            for v in range(MIN_API_VERSION, MAX_API_VERSION + 1)
+        ]
+    )
 
 
 def resources(sf: FakeSalesforce, request: Request) -> Response:
     """``GET /services/data/vXX.X/``: the resource directory."""
     base = f"/services/data/v{request.version}"
     names = ("limits", "sobjects", "query", "queryAll", "jobs")
-    return json_response({name: f"{base}/{name}" for name in names} | {"identity": sf.oauth.identity_url})
+    return json_response(
+        {name: f"{base}/{name}" for name in names} | {"identity": sf.oauth.identity_url}
+    )
 
 
 def limits(sf: FakeSalesforce, request: Request) -> Response:
@@ -100,7 +104,9 @@ def record_count(sf: FakeSalesforce, request: Request) -> Response:
         if data is None:
             continue
         snap = data.snapshot(0)
-        deleted = sum(1 for row in range(data.base_rows) if row not in snap.overlay and data.base_deleted(row))
+        deleted = sum(
+            1 for row in range(data.base_rows) if row not in snap.overlay and data.base_deleted(row)
+        )
         deleted += sum(1 for change in snap.overlay.values() if change.deleted)
         counts.append({"count": snap.total_rows - deleted, "name": data.name})
     return json_response({"sObjects": counts})
@@ -136,10 +142,17 @@ def _records(cursor: Cursor, start: int, stop: int) -> list[dict[str, object]]:
         change = cursor.snapshot.overlay.get(row)
         record_id = data.ids.id_of(row)
         record: dict[str, object] = {
-            "attributes": {"type": data.name, "url": f"/services/data/v{cursor.version}/sobjects/{data.name}/{record_id}"}
+            "attributes": {
+                "type": data.name,
+                "url": f"/services/data/v{cursor.version}/sobjects/{data.name}/{record_id}",
+            }
         }
         for spec in cursor.checked.fields:
-            value = data.compound(spec, row, change) if spec.is_compound else data.typed(spec.name, row, change)
+            value = (
+                data.compound(spec, row, change)
+                if spec.is_compound
+                else data.typed(spec.name, row, change)
+            )
             record[spec.name] = json_value(spec.type, value)
         out.append(record)
     return out
@@ -147,8 +160,11 @@ def _records(cursor: Cursor, start: int, stop: int) -> list[dict[str, object]]:
 
 def _page(sf: FakeSalesforce, cursor: Cursor, cursor_id: str | None, start: int) -> Response:
     stop = min(len(cursor.rows), start + cursor.batch)
-    body: dict[str, object] = {"totalSize": len(cursor.rows), "done": stop >= len(cursor.rows),
-                               "records": _records(cursor, start, stop)}
+    body: dict[str, object] = {
+        "totalSize": len(cursor.rows),
+        "done": stop >= len(cursor.rows),
+        "records": _records(cursor, start, stop),
+    }
     if stop < len(cursor.rows):
         cursor_id = cursor_id or sf.cursors.add(cursor)
         body["nextRecordsUrl"] = f"/services/data/v{cursor.version}/query/{cursor_id}-{stop}"
@@ -188,47 +204,53 @@ def identity(sf: FakeSalesforce, request: Request) -> Response:
         raise not_found()
     base = sf.url
     version_base = f"{base}/services/data/v{{version}}"
-    return json_response({
-        "id": sf.oauth.identity_url,
-        "asserted_user": True,
-        "user_id": user_id,
-        "organization_id": org_id,
-        "username": sf.credentials.username,
-        "nick_name": "integration",
-        "display_name": "Integration User",
-        "email": "integration@example-health.org",
-        "email_verified": True,
-        "first_name": "Integration",
-        "last_name": "User",
-        "timezone": "America/Los_Angeles",
-        "active": True,
-        "user_type": "STANDARD",
-        "language": "en_US",
-        "locale": "en_US",
-        "utcOffset": -28_800_000,
-        "urls": {
-            "enterprise": f"{base}/services/Soap/c/{{version}}/{org_id[:15]}",
-            "metadata": f"{base}/services/Soap/m/{{version}}/{org_id[:15]}",
-            "partner": f"{base}/services/Soap/u/{{version}}/{org_id[:15]}",
-            "rest": f"{version_base}/",
-            "sobjects": f"{version_base}/sobjects/",
-            "search": f"{version_base}/search/",
-            "query": f"{version_base}/query/",
-            "recent": f"{version_base}/recent/",
-            "profile": f"{base}/{user_id}",
-        },
-    })
+    return json_response(
+        {
+            "id": sf.oauth.identity_url,
+            "asserted_user": True,
+            "user_id": user_id,
+            "organization_id": org_id,
+            "username": sf.credentials.username,
+            "nick_name": "integration",
+            "display_name": "Integration User",
+            "email": "integration@example-health.org",
+            "email_verified": True,
+            "first_name": "Integration",
+            "last_name": "User",
+            "timezone": "America/Los_Angeles",
+            "active": True,
+            "user_type": "STANDARD",
+            "language": "en_US",
+            "locale": "en_US",
+            "utcOffset": -28_800_000,
+            "urls": {
+                "enterprise": f"{base}/services/Soap/c/{{version}}/{org_id[:15]}",
+                "metadata": f"{base}/services/Soap/m/{{version}}/{org_id[:15]}",
+                "partner": f"{base}/services/Soap/u/{{version}}/{org_id[:15]}",
+                "rest": f"{version_base}/",
+                "sobjects": f"{version_base}/sobjects/",
+                "search": f"{version_base}/search/",
+                "query": f"{version_base}/query/",
+                "recent": f"{version_base}/recent/",
+                "profile": f"{base}/{user_id}",
+            },
+        }
+    )
 
 
 def token(sf: FakeSalesforce, request: Request) -> Response:
     """``POST /services/oauth2/token``: OAuth 2.0 grants (errors as OAuth JSON)."""
     query_string = "&".join(f"{k}={v}" for k, v in request.params.items())
     try:
-        grant, body = sf.oauth.grant(request.body, query_string, request.headers.get("Authorization"))
+        grant, body = sf.oauth.grant(
+            request.body, query_string, request.headers.get("Authorization")
+        )
     except OAuthError as exc:
         sf.counter_store.count_auth(request.params.get("grant_type") or "invalid")
         return Response(exc.status, exc.body())
-    sf.counter_store.count_auth({"urn:ietf:params:oauth:grant-type:jwt-bearer": "jwt_bearer"}.get(grant, grant))
+    sf.counter_store.count_auth(
+        {"urn:ietf:params:oauth:grant-type:jwt-bearer": "jwt_bearer"}.get(grant, grant)
+    )
     return json_response(body)
 
 
@@ -237,24 +259,36 @@ def soap_login(sf: FakeSalesforce, request: Request) -> Response:
     sf.counter_store.count_auth("soap_login")
     version = request.parts[0] if request.parts else ""
     number = version.removesuffix(".0")
-    if not re.fullmatch(r"\d+\.0", version) or not MIN_API_VERSION <= int(number) <= MAX_API_VERSION:
+    if (
+        not re.fullmatch(r"\d+\.0", version)
+        or not MIN_API_VERSION <= int(number) <= MAX_API_VERSION
+    ):
         body = soap.fault("UNSUPPORTED_API_VERSION", "Invalid Api version specified on URL")
         return Response(500, body, XML_TYPE)
     if int(number) > SOAP_LOGIN_LAST_VERSION:
-        body = soap.fault("INVALID_OPERATION",
-                          f"SOAP API login() is not supported in API version {version} and later. "
-                          "Use OAuth 2.0 with an external client app.")
+        body = soap.fault(
+            "INVALID_OPERATION",
+            f"SOAP API login() is not supported in API version {version} and later. "
+            "Use OAuth 2.0 with an external client app.",
+        )
         return Response(500, body, XML_TYPE)
     if not sf.soap_login_enabled:
-        body = soap.fault("INVALID_OPERATION", "SOAP API login() is disabled by default in this org. "
-                          "Contact the org administrator to enable SOAP API login().")
+        body = soap.fault(
+            "INVALID_OPERATION",
+            "SOAP API login() is disabled by default in this org. "
+            "Contact the org administrator to enable SOAP API login().",
+        )
         return Response(500, body, XML_TYPE)
     login = soap.parse_login(request.body)
     if login is None:
-        return Response(500, soap.fault("INVALID_XML", "The request is not a login() envelope"), XML_TYPE)
+        return Response(
+            500, soap.fault("INVALID_XML", "The request is not a login() envelope"), XML_TYPE
+        )
     creds = sf.credentials
     if login.username != creds.username or login.password != creds.password + creds.security_token:
         return Response(500, soap.invalid_login(), XML_TYPE)
     session = sf.tokens.issue()
-    body = soap.login_response(sf.url, version, session, sf.org.org_id, sf.org.integration_user_id, creds.username)
+    body = soap.login_response(
+        sf.url, version, session, sf.org.org_id, sf.org.integration_user_id, creds.username
+    )
     return Response(200, body, XML_TYPE)

@@ -10,7 +10,7 @@ Salesforce uses when login() is disabled in an org.
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # noqa: S405 - parses the emulator's own test traffic
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
@@ -57,7 +57,11 @@ def fault(code: str, message: str, fault_type: str = "UnexpectedErrorFault") -> 
 
 def invalid_login() -> bytes:
     """The fault for a wrong username, password or security token."""
-    return fault("INVALID_LOGIN", "Invalid username, password, security token; or user locked out.", "LoginFault")
+    return fault(
+        "INVALID_LOGIN",
+        "Invalid username, password, security token; or user locked out.",
+        "LoginFault",
+    )
 
 
 def login_response(

@@ -17,14 +17,49 @@ from tests.fake_salesforce.clock import parse_date_literal, parse_datetime_liter
 from tests.fake_salesforce.errors import SalesforceError
 
 KEYWORDS = {
-    "SELECT", "FROM", "WHERE", "AND", "OR", "NOT", "IN", "LIKE", "INCLUDES", "EXCLUDES", "NULL",
-    "TRUE", "FALSE", "ORDER", "BY", "ASC", "DESC", "NULLS", "FIRST", "LAST", "LIMIT", "OFFSET",
-    "GROUP", "HAVING", "TYPEOF", "WITH", "FOR", "USING",
+    "SELECT",
+    "FROM",
+    "WHERE",
+    "AND",
+    "OR",
+    "NOT",
+    "IN",
+    "LIKE",
+    "INCLUDES",
+    "EXCLUDES",
+    "NULL",
+    "TRUE",
+    "FALSE",
+    "ORDER",
+    "BY",
+    "ASC",
+    "DESC",
+    "NULLS",
+    "FIRST",
+    "LAST",
+    "LIMIT",
+    "OFFSET",
+    "GROUP",
+    "HAVING",
+    "TYPEOF",
+    "WITH",
+    "FOR",
+    "USING",
 }
 COMPARISON_OPS = ("=", "!=", "<>", "<=", ">=", "<", ">")
 AGGREGATES = {"COUNT", "COUNT_DISTINCT", "SUM", "AVG", "MIN", "MAX"}
-_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", '"': '"', "'": "'", "\\": "\\",
-            "_": "\\_", "%": "\\%"}
+_ESCAPES = {
+    "n": "\n",
+    "r": "\r",
+    "t": "\t",
+    "b": "\b",
+    "f": "\f",
+    '"': '"',
+    "'": "'",
+    "\\": "\\",
+    "_": "\\_",
+    "%": "\\%",
+}
 _TOKEN = re.compile(
     r"""(?P<ws>\s+)
       |(?P<string>'(?:[^'\\]|\\.)*')
@@ -137,10 +172,14 @@ class Query:
     unsupported_clauses: list[tuple[str, int]] = field(default_factory=list)
 
 
-def soql_error(code: str, query: str, column: int, detail: str, status: int = 400) -> SalesforceError:
+def soql_error(
+    code: str, query: str, column: int, detail: str, status: int = 400
+) -> SalesforceError:
     """An error whose message points at the column, as Salesforce formats SOQL errors."""
     pointer = " " * max(0, column - 1) + "^"
-    return SalesforceError(status, code, f"\n{query}\n{pointer}\nERROR at Row:1:Column:{column}\n{detail}")
+    return SalesforceError(
+        status, code, f"\n{query}\n{pointer}\nERROR at Row:1:Column:{column}\n{detail}"
+    )
 
 
 def tokenize(text: str) -> list[Token]:
@@ -151,7 +190,9 @@ def tokenize(text: str) -> list[Token]:
     while position < len(flat):
         match = _TOKEN.match(flat, position)
         if match is None:
-            raise soql_error("MALFORMED_QUERY", text, position + 1, f"unexpected token: '{flat[position]}'")
+            raise soql_error(
+                "MALFORMED_QUERY", text, position + 1, f"unexpected token: '{flat[position]}'"
+            )
         kind = match.lastgroup or "ws"
         if kind != "ws":
             tokens.append(Token(kind, match.group(), position + 1))
@@ -169,7 +210,9 @@ def unescape(raw: str, query: str, column: int) -> str:
         char = body[k]
         if char == "\\":
             if k + 1 >= len(body) or body[k + 1] not in _ESCAPES:
-                raise soql_error("MALFORMED_QUERY", query, column + k + 1, "Invalid string literal: bad escape")
+                raise soql_error(
+                    "MALFORMED_QUERY", query, column + k + 1, "Invalid string literal: bad escape"
+                )
             out.append(_ESCAPES[body[k + 1]])
             k += 2
             continue
@@ -199,7 +242,9 @@ class Parser:
     def fail(self, token: Token | None = None) -> SalesforceError:
         """MALFORMED_QUERY at ``token``."""
         token = token or self.peek()
-        return soql_error("MALFORMED_QUERY", self.text, token.column, f"unexpected token: '{token.text}'")
+        return soql_error(
+            "MALFORMED_QUERY", self.text, token.column, f"unexpected token: '{token.text}'"
+        )
 
     def keyword(self, word: str) -> bool:
         """Consume ``word`` if it is next."""

@@ -55,14 +55,18 @@ class CheckedQuery:
 
 def _no_such_column(query: Query, ref: FieldRef, object_name: str) -> SalesforceError:
     return soql_error(
-        "INVALID_FIELD", query.text, ref.column,
+        "INVALID_FIELD",
+        query.text,
+        ref.column,
         f"No such column '{ref.name}' on entity '{object_name}'. If you are attempting to use a custom "
         "field, be sure to append the '__c' after the custom field name. Please reference your WSDL "
         "or the describe call for the appropriate names.",
     )
 
 
-def _field(query: Query, ref: FieldRef, object_name: str, fields: dict[str, FieldSpec]) -> FieldSpec:
+def _field(
+    query: Query, ref: FieldRef, object_name: str, fields: dict[str, FieldSpec]
+) -> FieldSpec:
     spec = fields.get(ref.name.lower())
     if spec is None:
         raise _no_such_column(query, ref, object_name)
@@ -76,14 +80,18 @@ def check(text: str, org: Org, *, bulk: bool) -> CheckedQuery:
     listed = org.unsupported_object(query.object_name)
     if data is None and listed is None:
         raise soql_error(
-            "INVALID_TYPE", text, query.object_column,
+            "INVALID_TYPE",
+            text,
+            query.object_column,
             f"sObject type '{query.object_name}' is not supported. If you are attempting to use a custom "
             "object, be sure to append the '__c' after the entity name. Please reference your WSDL or "
             "the describe call for the appropriate names.",
         )
     if bulk and data is None:
         assert listed is not None
-        raise SalesforceError(400, "INVALIDENTITY", f"Entity '{listed.name}' is not supported by the Bulk API.")
+        raise SalesforceError(
+            400, "INVALIDENTITY", f"Entity '{listed.name}' is not supported by the Bulk API."
+        )
     object_name = data.name if data is not None else listed.name  # type: ignore[union-attr]
     specs = data.fields if data is not None else listed.fields  # type: ignore[union-attr]
     by_name = {spec.name.lower(): spec for spec in specs}
@@ -93,17 +101,25 @@ def check(text: str, org: Org, *, bulk: bool) -> CheckedQuery:
     count_only = False
     for item in query.select:
         if isinstance(item, Unsupported):
-            raise soql_error("MALFORMED_QUERY", text, item.column, f"{item.what} is not supported here")
+            raise soql_error(
+                "MALFORMED_QUERY", text, item.column, f"{item.what} is not supported here"
+            )
         if isinstance(item, FunctionCall):
             if item.name == "COUNT" and not item.args and len(query.select) == 1:
                 count_only = True
                 continue
-            raise soql_error("MALFORMED_QUERY", text, item.column, f"unsupported function {item.name}()")
+            raise soql_error(
+                "MALFORMED_QUERY", text, item.column, f"unsupported function {item.name}()"
+            )
         spec = _field(query, item, object_name, by_name)
         if bulk and spec.is_compound:
-            raise SalesforceError(400, NOT_IN_BULK, "Selecting compound data not supported in Bulk Query")
+            raise SalesforceError(
+                400, NOT_IN_BULK, "Selecting compound data not supported in Bulk Query"
+            )
         if spec in selected:
-            raise soql_error("MALFORMED_QUERY", text, item.column, f"duplicate field selected: {item.name}")
+            raise soql_error(
+                "MALFORMED_QUERY", text, item.column, f"duplicate field selected: {item.name}"
+            )
         selected.append(spec)
     if query.where is not None:
         _check_where(query, query.where, object_name, by_name)
@@ -114,13 +130,17 @@ def check(text: str, org: Org, *, bulk: bool) -> CheckedQuery:
 def _refuse_bulk_constructs(query: Query) -> None:
     for item in query.select:
         if isinstance(item, Unsupported) and item.what == "subquery":
-            raise SalesforceError(400, NOT_IN_BULK, "Aggregate Relationships not supported in Bulk Query")
+            raise SalesforceError(
+                400, NOT_IN_BULK, "Aggregate Relationships not supported in Bulk Query"
+            )
         if isinstance(item, Unsupported):
             raise SalesforceError(400, NOT_IN_BULK, "TYPEOF is not supported in Bulk Query")
         if isinstance(item, FunctionCall) and item.name == "FIELDS":
             raise SalesforceError(400, NOT_IN_BULK, "FIELDS() is not supported in Bulk Query")
         if isinstance(item, FunctionCall):
-            raise SalesforceError(400, NOT_IN_BULK, "Aggregate queries are not supported in Bulk Query")
+            raise SalesforceError(
+                400, NOT_IN_BULK, "Aggregate queries are not supported in Bulk Query"
+            )
     for clause, _column in query.unsupported_clauses:
         if clause in ("GROUP BY", "HAVING", "OFFSET"):
             raise SalesforceError(400, NOT_IN_BULK, f"{clause} is not supported in Bulk Query")
@@ -135,9 +155,13 @@ def _check_where(query: Query, expr: Expr, object_name: str, fields: dict[str, F
         _check_where(query, expr.operand, object_name, fields)
         return
     spec = _field(query, expr.field, object_name, fields)
-    if spec.is_compound or spec.type is FieldType.TEXTAREA and spec.length > 255:
-        raise soql_error("INVALID_FIELD", query.text, expr.field.column,
-                         f"field '{spec.name}' can not be filtered in a query call")
+    if spec.is_compound or (spec.type is FieldType.TEXTAREA and spec.length > 255):
+        raise soql_error(
+            "INVALID_FIELD",
+            query.text,
+            expr.field.column,
+            f"field '{spec.name}' can not be filtered in a query call",
+        )
     for literal in expr.values:
         _check_literal(query, spec, expr, literal)
 
@@ -145,13 +169,17 @@ def _check_where(query: Query, expr: Expr, object_name: str, fields: dict[str, F
 def _check_literal(query: Query, spec: FieldSpec, expr: Comparison, literal: Literal) -> None:
     if literal.kind == "null":
         if expr.op not in ("=", "!=", "IN", "NOT IN"):
-            raise soql_error("MALFORMED_QUERY", query.text, literal.column, "unexpected token: 'null'")
+            raise soql_error(
+                "MALFORMED_QUERY", query.text, literal.column, "unexpected token: 'null'"
+            )
         return
     expected, label = _KIND_FOR_TYPE.get(spec.type, ("", ""))
     if expected:
         if literal.kind != expected:
             raise soql_error(
-                "INVALID_FIELD", query.text, literal.column,
+                "INVALID_FIELD",
+                query.text,
+                literal.column,
                 f"value of filter criterion for field '{spec.name}' must be of type {label} and should "
                 "not be enclosed in quotes",
             )
@@ -159,14 +187,18 @@ def _check_literal(query: Query, spec: FieldSpec, expr: Comparison, literal: Lit
     if spec.type.is_numeric:
         if literal.kind != "number":
             raise soql_error(
-                "INVALID_FIELD", query.text, literal.column,
+                "INVALID_FIELD",
+                query.text,
+                literal.column,
                 f"value of filter criterion for field '{spec.name}' must be of type double and should "
                 "not be enclosed in quotes",
             )
         return
     if literal.kind != "string":
         raise soql_error(
-            "INVALID_FIELD", query.text, literal.column,
+            "INVALID_FIELD",
+            query.text,
+            literal.column,
             f"value of filter criterion for field '{spec.name}' must be of type string and should be "
             "enclosed in quotes",
         )

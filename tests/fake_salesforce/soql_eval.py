@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from tests.fake_salesforce.dataset import ObjectData, OverlayRow, Snapshot
 from tests.fake_salesforce.soql import BoolOp, Comparison, Expr, Not
@@ -51,17 +52,20 @@ def _like_regex(pattern: str) -> re.Pattern[str]:
 def _test(ftype: FieldType, op: str, literals: tuple[object, ...]) -> Callable[[Typed], bool]:
     """A test of one typed value against the comparison's literal(s)."""
     text = ftype.is_text
-    fold = (lambda v: v.casefold() if isinstance(v, str) else v) if text else (lambda v: v)
+
+    def fold(value: object) -> object:
+        return value.casefold() if text and isinstance(value, str) else value
+
     values = [fold(v) for v in literals]
     first = values[0] if values else None
     if op == "LIKE":
         regex = _like_regex(str(literals[0]))
         return lambda v: v is not None and regex.fullmatch(str(v)) is not None
     if op in ("INCLUDES", "EXCLUDES"):
-        wanted = [set(fold(str(item)).split(";")) for item in literals]
+        wanted = [set(str(fold(str(item))).split(";")) for item in literals]
 
         def includes(v: Typed) -> bool:
-            present = set(fold(str(v)).split(";")) if v is not None else set()
+            present = set(str(fold(str(v))).split(";")) if v is not None else set()
             return any(group <= present for group in wanted)
 
         return includes if op == "INCLUDES" else (lambda v: not includes(v))
@@ -99,10 +103,13 @@ def compile_where(checked: CheckedQuery, expr: Expr) -> Compiled:
     if isinstance(expr, BoolOp):
         parts = [compile_where(checked, operand) for operand in expr.operands]
         if expr.op == "AND":
-            return Compiled(lambda r: all(p.base(r) for p in parts),
-                            lambda r, c: all(p.change(r, c) for p in parts))
-        return Compiled(lambda r: any(p.base(r) for p in parts),
-                        lambda r, c: any(p.change(r, c) for p in parts))
+            return Compiled(
+                lambda r: all(p.base(r) for p in parts),
+                lambda r, c: all(p.change(r, c) for p in parts),
+            )
+        return Compiled(
+            lambda r: any(p.base(r) for p in parts), lambda r, c: any(p.change(r, c) for p in parts)
+        )
     if isinstance(expr, Not):
         inner = compile_where(checked, expr.operand)
         return Compiled(lambda r: not inner.base(r), lambda r, c: not inner.change(r, c))
@@ -111,8 +118,10 @@ def compile_where(checked: CheckedQuery, expr: Expr) -> Compiled:
     assert spec is not None
     literals = tuple(literal.value for literal in expr.values)
     if spec.type.is_numeric:
-        literals = tuple(float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
-                         for v in literals)
+        literals = tuple(
+            float(v) if isinstance(v, int | float) and not isinstance(v, bool) else v
+            for v in literals
+        )
     test = _test(spec.type, expr.op, literals)
     get = base_getter(data, spec.name)
     name = spec.name
@@ -174,12 +183,14 @@ def matching_rows(checked: CheckedQuery, snap: Snapshot, operation: Operation) -
         out.extend(r for r in range(start, stop) if r not in overlay)
     elif predicate is None:
         out.extend(
-            r for r in range(start, stop)
+            r
+            for r in range(start, stop)
             if (r * DELETED_MULTIPLIER + seed) % DELETED_MODULUS and r not in overlay
         )
     else:
         out.extend(
-            r for r in range(start, stop)
+            r
+            for r in range(start, stop)
             if r not in overlay
             and (include_deleted or (r * DELETED_MULTIPLIER + seed) % DELETED_MODULUS)
             and predicate(r)
@@ -202,16 +213,21 @@ def order_rows(checked: CheckedQuery, snap: Snapshot, rows: array[int]) -> list[
         get = base_getter(data, spec.name)
         overlay = snap.overlay
 
-        def value(row: int, name: str = spec.name, get: Callable[[int], Typed] = get) -> Typed:
+        def value(
+            row: int,
+            name: str = spec.name,
+            get: Callable[[int], Typed] = get,
+            overlay: Mapping[int, OverlayRow] = overlay,
+        ) -> Typed:
             change = overlay.get(row)
             return get(row) if change is None else data.typed(name, row, change)
 
         present = [r for r in ordered if value(r) is not None]
         absent = [r for r in ordered if value(r) is None]
-        present.sort(key=lambda r, v=value: _sort_key(v(r)), reverse=item.descending)
+        present.sort(key=lambda r, v=value: _sort_key(v(r)), reverse=item.descending)  # type: ignore[misc]
         ordered = absent + present if item.nulls_first else present + absent
     return ordered
 
 
-def _sort_key(value: Typed) -> object:
+def _sort_key(value: Typed) -> Any:
     return value.casefold() if isinstance(value, str) else value

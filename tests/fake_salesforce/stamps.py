@@ -35,7 +35,9 @@ class BaseStamps:
             step += 7
         big_start = (rows // 3) // TIE_GROUP_ROWS
         big_groups = max(1, min(BIG_TIE_MAX_ROWS, rows // 10) // TIE_GROUP_ROWS)
-        self.big_tie_rows = range(big_start * TIE_GROUP_ROWS, (big_start + big_groups) * TIE_GROUP_ROWS)
+        self.big_tie_rows = range(
+            big_start * TIE_GROUP_ROWS, (big_start + big_groups) * TIE_GROUP_ROWS
+        )
         self.modstamp_ms = array("q")
         self.created_ms = array("q")
         self.last_modified_ms = array("q")
