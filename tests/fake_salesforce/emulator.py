@@ -27,6 +27,7 @@ from tests.fake_salesforce.org import Org
 from tests.fake_salesforce.routes_rest import Cursors
 
 DEFAULT_JOB_PROCESSING_SECONDS = 0.5
+SHUTDOWN_POLL_SECONDS = 0.05  # how often serve_forever checks for stop(); keeps test teardown quick
 
 
 def default_credentials(seed: int) -> Credentials:
@@ -106,7 +107,10 @@ class FakeSalesforce:
         self.url = f"http://{host!s}:{port}"
         self.oauth.base_url = self.url
         self._thread = threading.Thread(
-            target=self._server.serve_forever, name="fake-sf-http", daemon=True
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+            name="fake-sf-http",
+            daemon=True,
         )
         self._thread.start()
         return self

@@ -95,7 +95,7 @@ UNSUPPORTED_OBJECTS = (
     ),
 )
 
-_POOL_CACHE: dict[tuple[object, ...], dict[str, PoolGroup]] = {}
+_POOL_CACHE: dict[tuple[object, ...], PoolGroup] = {}
 _POOL_LOCK = threading.Lock()
 
 
@@ -123,27 +123,28 @@ def pooled_fields(
 
 
 def _pools(
-    key: tuple[object, ...],
+    object_name: str,
+    counts: tuple[int, ...],
+    count_dependent: str,
     fields: tuple[FieldSpec, ...],
     sizes: dict[str, int],
     generators: dict[str, list[Generator]],
     seed: int,
 ) -> dict[str, PoolGroup]:
-    with _POOL_LOCK:
-        cached = _POOL_CACHE.get(key)
-        if cached is None:
-            cached = {
-                name: build_group(
-                    name,
-                    size,
-                    [f for f in fields if f.group == name],
-                    contact_data.merge_generators(generators[name]),
-                    seed,
+    """Build (or reuse) each pool; only ``count_dependent`` (lookups to rows) depends on row counts."""
+    pools = {}
+    for name, size in sizes.items():
+        key = (object_name, seed, name, counts if name == count_dependent else ())
+        with _POOL_LOCK:
+            pool = _POOL_CACHE.get(key)
+            if pool is None:
+                members = [f for f in fields if f.group == name]
+                pool = build_group(
+                    name, size, members, contact_data.merge_generators(generators[name]), seed
                 )
-                for name, size in sizes.items()
-            }
-            _POOL_CACHE[key] = cached
-        return cached
+                _POOL_CACHE[key] = pool
+        pools[name] = pool
+    return pools
 
 
 class Org:
@@ -167,7 +168,9 @@ class Org:
             CONTACT_FIELDS, contact_data.POOL_OF_GROUP, list(contact_data.POOL_SIZES)
         )
         contact_pools = _pools(
-            ("Contact", seed, contacts, accounts),
+            "Contact",
+            (contacts, accounts),
+            "admin",
             contact_fields,
             contact_data.POOL_SIZES,
             _by_pool(groups, contact_data.POOL_OF_GROUP),
@@ -182,7 +185,9 @@ class Org:
             ACCOUNT_FIELDS, account_data.POOL_OF_GROUP, list(account_data.POOL_SIZES)
         )
         account_pools = _pools(
-            ("Account", seed, accounts),
+            "Account",
+            (accounts,),
+            "org",
             account_fields,
             account_data.POOL_SIZES,
             _by_pool(account_groups, account_data.POOL_OF_GROUP),
