@@ -59,9 +59,12 @@ def test_password_grant_returns_salesforce_token_fields(fake_salesforce: FakeSal
         "issued_at",
         "signature",
     }
-    assert body["instance_url"] == fake_salesforce.url and body["token_type"] == "Bearer"
-    assert body["access_token"].startswith("00D") and "!AQ" in body["access_token"]
-    assert body["issued_at"].isdigit() and len(body["issued_at"]) == 13
+    assert body["instance_url"] == fake_salesforce.url
+    assert body["token_type"] == "Bearer"
+    assert body["access_token"].startswith("00D")
+    assert "!AQ" in body["access_token"]
+    assert body["issued_at"].isdigit()
+    assert len(body["issued_at"]) == 13
     assert (
         body["id"]
         == f"{fake_salesforce.url}/id/{fake_salesforce.org.org_id}/{fake_salesforce.org.integration_user_id}"
@@ -107,9 +110,8 @@ def test_refresh_grant_has_no_refresh_token_in_the_reply(fake_salesforce: FakeSa
         refresh_token=c.refresh_token,
     )
     assert ok.status_code == 200
-    assert "refresh_token" not in ok.json() and {"access_token", "scope", "signature"} <= set(
-        ok.json()
-    )
+    assert "refresh_token" not in ok.json()
+    assert {"access_token", "scope", "signature"} <= set(ok.json())
     bad = _token(
         fake_salesforce, grant_type="refresh_token", client_id=c.client_id, refresh_token="stale"
     )
@@ -127,7 +129,8 @@ def test_client_credentials_grant(fake_salesforce: FakeSalesforce) -> None:
         client_id=c.client_id,
         client_secret=c.client_secret,
     )
-    assert ok.status_code == 200 and ok.json()["scope"] == "api"
+    assert ok.status_code == 200
+    assert ok.json()["scope"] == "api"
     basic = base64.b64encode(f"{c.client_id}:{c.client_secret}".encode()).decode()
     via_header = requests.post(
         f"{fake_salesforce.url}/services/oauth2/token",
@@ -231,7 +234,8 @@ def test_missing_and_expired_tokens_get_401_invalid_session_id(
     assert requests.get(url, headers=headers, timeout=5).status_code == 200
     fake_salesforce.expire_tokens()
     expired = requests.get(url, headers=headers, timeout=5)
-    assert expired.status_code == 401 and expired.json()[0]["errorCode"] == "INVALID_SESSION_ID"
+    assert expired.status_code == 401
+    assert expired.json()[0]["errorCode"] == "INVALID_SESSION_ID"
 
 
 def _soap(sf: FakeSalesforce, version: str, password: str | None = None) -> requests.Response:
@@ -274,7 +278,8 @@ def test_soap_login_bad_password_is_invalid_login(fake_salesforce: FakeSalesforc
 def test_soap_login_is_refused_from_api_65(fake_salesforce: FakeSalesforce, version: str) -> None:
     reply = _soap(fake_salesforce, version)
     assert reply.status_code == 500
-    assert "<faultcode>sf:INVALID_OPERATION</faultcode>" in reply.text and "login()" in reply.text
+    assert "<faultcode>sf:INVALID_OPERATION</faultcode>" in reply.text
+    assert "login()" in reply.text
     assert "sessionId" not in reply.text
 
 

@@ -1,14 +1,16 @@
 """The emulator's Bulk API 2.0 query jobs, over real HTTP."""
 
+# ruff: noqa: S608 - these strings are SOQL sent to the emulator, not SQL
+
 from __future__ import annotations
 
 import csv
 import gzip
 import io
+import json
 import time
 
 import pytest
-import requests
 
 from tests.fake_salesforce import FakeSalesforce
 from tests.fake_salesforce.client import EmulatorClient, csv_records
@@ -52,9 +54,11 @@ def test_job_runs_from_creation_to_last_page_and_counts_agree(
         "lineEnding",
         "columnDelimiter",
     }
-    assert body["apiVersion"] == 62.0 and body["createdDate"].endswith("+0000")
+    assert body["apiVersion"] == 62.0
+    assert body["createdDate"].endswith("+0000")
     info = client.wait(body["id"])
-    assert info["state"] == "JobComplete" and info["jobType"] == "V2Query"
+    assert info["state"] == "JobComplete"
+    assert info["jobType"] == "V2Query"
     pages = list(client.pages(body["id"], max_records=350))
     assert len(pages) >= 5
     announced = sum(int(p.headers["Sforce-NumberOfRecords"]) for p in pages)
@@ -80,25 +84,26 @@ def test_csv_round_trips_against_truth_with_every_field(
     fake_salesforce: FakeSalesforce, client: EmulatorClient
 ) -> None:
     fields = _fields(fake_salesforce)
-    info, pages = client.run(f"SELECT {', '.join(fields)} FROM Contact", max_records=700)
+    _info, pages = client.run(f"SELECT {', '.join(fields)} FROM Contact", max_records=700)
     received = {record["Id"]: record for record in csv_records(pages)}
     truth = {row["Id"]: row for row in fake_salesforce.truth("Contact")}
-    assert received.keys() == truth.keys()
+    truth = {str(row["Id"]): row for row in fake_salesforce.truth("Contact")}
     for record_id, row in truth.items():
         assert received[record_id] == {name: value or "" for name, value in row.items()}
     values = [value for record in received.values() for value in record.values()]
-    assert any("\r\n" in v for v in values) and any("\n" in v and "\r" not in v for v in values)
-    assert any('"' in v for v in values) and any("," in v for v in values)
-    assert any("🌟" in v or "🩺" in v for v in values) and any(
-        "佐藤" in v or "王芳" in v for v in values
-    )
+    assert any("\r\n" in v for v in values)
+    assert any("\n" in v and "\r" not in v for v in values)
+    assert any('"' in v for v in values)
+    assert any("," in v for v in values)
+    assert any("🌟" in v or "🩺" in v for v in values)
+    assert any("佐藤" in v or "王芳" in v for v in values)
     assert any(len(v) == 131_072 for v in values), "a long text area at its maximum length"
 
 
 def test_csv_quotes_values_and_leaves_nulls_empty(
     fake_salesforce: FakeSalesforce, client: EmulatorClient
 ) -> None:
-    info, pages = client.run(
+    _info, pages = client.run(
         "SELECT Id, MiddleName, HasOptedOutOfEmail, Years_In_Practice__c, Birthdate, "
         "SystemModstamp, Annual_Billing__c FROM Contact"
     )
@@ -141,14 +146,16 @@ def test_column_delimiters(client: EmulatorClient, delimiter: str, char: str) ->
     client.wait(job_id)
     page = client.page(job_id, max_records=200)
     rows = list(csv.reader(io.StringIO(page.raw.decode(), newline=""), delimiter=char))
-    assert rows[0] == ["Id", "Title", "Name"] and all(len(row) == 3 for row in rows)
+    assert rows[0] == ["Id", "Title", "Name"]
+    assert all(len(row) == 3 for row in rows)
 
 
 def test_crlf_line_ending(client: EmulatorClient) -> None:
     created = client.create_job("SELECT Id, Name FROM Contact", lineEnding="CRLF")
     client.wait(created.json()["id"])
     page = client.page(created.json()["id"], max_records=50)
-    assert page.raw.startswith(b'"Id","Name"\r\n') and page.raw.endswith(b"\r\n")
+    assert page.raw.startswith(b'"Id","Name"\r\n')
+    assert page.raw.endswith(b"\r\n")
     assert len(page.rows) == 50
 
 
@@ -192,7 +199,8 @@ def test_where_with_and_or_not_in_like_and_null(
         and "a" in str(row["Name"]).lower()
         and float(str(row["Years_In_Practice__c"])) >= 10
     }
-    assert {row[0] for page in pages for row in page.rows} == expected and expected
+    assert {row[0] for page in pages for row in page.rows} == expected
+    assert expected
 
 
 def test_query_hides_deleted_rows_and_query_all_returns_them(
@@ -206,9 +214,8 @@ def test_query_hides_deleted_rows_and_query_all_returns_them(
     everything = {row[0]: row[1] for page in all_pages for row in page.rows}
     assert set(live.values()) == {"false"}
     deleted = {record_id for record_id, flag in everything.items() if flag == "true"}
-    assert set(victims) <= deleted and len(deleted) > len(victims), (
-        "generated data has deleted rows too"
-    )
+    assert set(victims) <= deleted
+    assert len(deleted) > len(victims), "generated data has deleted rows too"
     assert everything.keys() - live.keys() == deleted
 
 
@@ -274,18 +281,22 @@ def test_abort_then_delete(client: EmulatorClient, fake_salesforce: FakeSalesfor
     aborted = client.session.patch(
         f"{client.base}/jobs/query/{job_id}", json={"state": "Aborted"}, timeout=5
     )
-    assert aborted.status_code == 200 and aborted.json()["state"] == "Aborted"
+    assert aborted.status_code == 200
+    assert aborted.json()["state"] == "Aborted"
     again = client.session.patch(
         f"{client.base}/jobs/query/{job_id}", json={"state": "Aborted"}, timeout=5
     )
-    assert again.status_code == 400 and again.json()[0]["errorCode"] == "INVALIDJOBSTATE"
+    assert again.status_code == 400
+    assert again.json()[0]["errorCode"] == "INVALIDJOBSTATE"
     results = client.page(job_id)
     assert results.status == 412
     deleted = client.session.delete(f"{client.base}/jobs/query/{job_id}", timeout=5)
-    assert deleted.status_code == 204 and deleted.content == b""
+    assert deleted.status_code == 204
+    assert deleted.content == b""
     assert client.session.get(f"{client.base}/jobs/query/{job_id}", timeout=5).status_code == 404
     counters = fake_salesforce.counters
-    assert counters["aborted_jobs"] == 1 and counters["deleted_jobs"] == 1
+    assert counters["aborted_jobs"] == 1
+    assert counters["deleted_jobs"] == 1
 
 
 def test_delete_refused_while_running_and_results_refused_before_completion(
@@ -303,11 +314,9 @@ def test_delete_refused_while_running_and_results_refused_before_completion(
     ]
     early = client.page(job_id)
     assert early.status == 412
-    body = requests.models.complexjson.loads(early.raw)
-    assert (
-        body[0]["errorCode"] == "JOB_NOT_COMPLETE"
-        and "Current status: UPLOAD_COMPLETE" in body[0]["message"]
-    )
+    body = json.loads(early.raw)
+    assert body[0]["errorCode"] == "JOB_NOT_COMPLETE"
+    assert "Current status: UPLOAD_COMPLETE" in body[0]["message"]
 
 
 def test_results_with_another_api_version_conflict(client: EmulatorClient) -> None:
@@ -323,9 +332,8 @@ def test_result_pages_lists_urls_that_cover_the_results(make_fake_salesforce: ob
     seen: list[str] = []
     while url:
         body = client.session.get(url, timeout=5).json()
-        assert (
-            set(body) == {"resultPages", "nextRecordsUrl", "done"} and len(body["resultPages"]) <= 5
-        )
+        assert set(body) == {"resultPages", "nextRecordsUrl", "done"}
+        assert len(body["resultPages"]) <= 5
         for entry in body["resultPages"]:
             page = client.session.get(sf.url + entry["resultUrl"], timeout=10)
             seen += [row[0] for row in list(csv.reader(io.StringIO(page.text, newline="")))[1:]]
@@ -342,7 +350,8 @@ def test_result_pages_lists_urls_that_cover_the_results(make_fake_salesforce: ob
 def test_list_jobs(client: EmulatorClient) -> None:
     ids = {client.create_job("SELECT Id FROM Account").json()["id"] for _ in range(3)}
     body = client.session.get(f"{client.base}/jobs/query", timeout=5).json()
-    assert body["done"] is True and body["nextRecordsUrl"] is None
+    assert body["done"] is True
+    assert body["nextRecordsUrl"] is None
     assert ids <= {record["id"] for record in body["records"]}
     assert all(record["jobType"] == "V2Query" for record in body["records"])
 
@@ -394,7 +403,8 @@ def test_bulk_rejects_what_salesforce_rejects(
     reply = client.create_job(query)
     assert reply.status_code == status
     [error] = reply.json()
-    assert error["errorCode"] == code and fragment in error["message"]
+    assert error["errorCode"] == code
+    assert fragment in error["message"]
 
 
 def test_daily_query_job_limit(fake_salesforce: FakeSalesforce, client: EmulatorClient) -> None:
@@ -414,4 +424,5 @@ def test_order_by_and_limit(client: EmulatorClient) -> None:
         "SELECT Id, SystemModstamp FROM Contact ORDER BY SystemModstamp DESC LIMIT 25"
     )
     stamps = [row[1] for page in pages for row in page.rows]
-    assert len(stamps) == 25 and stamps == sorted(stamps, reverse=True)
+    assert len(stamps) == 25
+    assert stamps == sorted(stamps, reverse=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 
 import pytest
@@ -43,8 +44,10 @@ def test_http_error_counted_per_job(
 ) -> None:
     first, second = _completed_job(client), _completed_job(client)
     fake_salesforce.inject(faults.HttpError(status=500, nth=2, per_job=True, times=2))
-    assert client.page(first).status == 200 and client.page(second).status == 200
-    assert client.page(first).status == 500 and client.page(second).status == 500
+    assert client.page(first).status == 200
+    assert client.page(second).status == 200
+    assert client.page(first).status == 500
+    assert client.page(second).status == 500
     assert client.page(first).status == 200
 
 
@@ -82,9 +85,9 @@ def test_connection_dropped_mid_gzip_body(
         "Accept-Encoding": "gzip",
     }
     with pytest.raises(requests.exceptions.RequestException):
-        requests.get(
+        _ = requests.get(
             f"{client.base}/jobs/query/{job_id}/results", headers=headers, timeout=10
-        ).content  # noqa: B018
+        ).content
 
 
 def test_slow_response_before_answering(
@@ -148,7 +151,7 @@ def test_token_expires_at_the_nth_results_page(
     assert client.page(job_id, max_records=100).status == 200
     expired = client.page(job_id, max_records=100)
     assert expired.status == 401
-    assert requests.models.complexjson.loads(expired.raw)[0]["errorCode"] == "INVALID_SESSION_ID"
+    assert json.loads(expired.raw)[0]["errorCode"] == "INVALID_SESSION_ID"
     client.login()
     assert client.page(job_id, max_records=100).status == 200
 
@@ -159,7 +162,8 @@ def test_short_page_has_fewer_rows_than_announced(
     job_id = _completed_job(client)
     fake_salesforce.inject(faults.ShortPage(missing_rows=3))
     page = client.page(job_id, max_records=200)
-    assert page.headers["Sforce-NumberOfRecords"] == "200" and len(page.rows) == 197
+    assert page.headers["Sforce-NumberOfRecords"] == "200"
+    assert len(page.rows) == 197
 
 
 def test_malformed_csv_page(fake_salesforce: FakeSalesforce, client: EmulatorClient) -> None:
@@ -170,7 +174,9 @@ def test_malformed_csv_page(fake_salesforce: FakeSalesforce, client: EmulatorCli
     assert b'"unterminated quoted field' in page.raw
     with pytest.raises(csv.Error):
         list(csv.reader(io.StringIO(page.raw.decode(), newline=""), strict=True))
-    assert [row[0] for row in page.rows] != [row[0] for row in clean.rows], "a lenient parser gets wrong rows"
+    assert [row[0] for row in page.rows] != [row[0] for row in clean.rows], (
+        "a lenient parser gets wrong rows"
+    )
 
 
 def test_faults_compose(fake_salesforce: FakeSalesforce, client: EmulatorClient) -> None:

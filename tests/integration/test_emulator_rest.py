@@ -79,7 +79,8 @@ def test_api_disabled_for_org(make_fake_salesforce: object) -> None:
     sf = make_fake_salesforce(contacts=100, accounts=10, api_enabled=False)  # type: ignore[operator]
     client = EmulatorClient(sf.url, sf.credentials)
     reply = client.session.get(f"{client.base}/sobjects", timeout=5)
-    assert reply.status_code == 403 and reply.json()[0]["errorCode"] == "API_DISABLED_FOR_ORG"
+    assert reply.status_code == 403
+    assert reply.json()[0]["errorCode"] == "API_DISABLED_FOR_ORG"
 
 
 def test_record_count(fake_salesforce: FakeSalesforce, client: EmulatorClient) -> None:
@@ -105,7 +106,9 @@ def test_global_describe_lists_objects_bulk_cannot_query(client: EmulatorClient)
         "AttachedContentDocument",
     } <= set(by_name)
     contact = by_name["Contact"]
-    assert contact["keyPrefix"] == "003" and contact["queryable"] and contact["replicateable"]
+    assert contact["keyPrefix"] == "003"
+    assert contact["queryable"]
+    assert contact["replicateable"]
     assert contact["urls"]["describe"] == "/services/data/v62.0/sobjects/Contact/describe"
     assert not by_name["ContactFeed"]["replicateable"]
 
@@ -134,29 +137,23 @@ def test_contact_describe_has_real_field_attributes(client: EmulatorClient) -> N
         "address",
         "location",
     } <= types
-    assert (
-        fields["MailingAddress"]["type"] == "address"
-        and fields["MailingCity"]["compoundFieldName"] == "MailingAddress"
-    )
+    assert fields["MailingAddress"]["type"] == "address"
+    assert fields["MailingCity"]["compoundFieldName"] == "MailingAddress"
     assert fields["Practice_Geolocation__c"]["type"] == "location"
     assert (
         fields["Practice_Geolocation__Latitude__s"]["compoundFieldName"]
         == "Practice_Geolocation__c"
     )
-    assert (
-        fields["Provider_Summary__c"]["calculated"]
-        and fields["Provider_Summary__c"]["calculatedFormula"]
-    )
-    assert (
-        fields["AccountId"]["referenceTo"] == ["Account"]
-        and fields["AccountId"]["relationshipName"] == "Account"
-    )
-    assert (
-        fields["Years_In_Practice__c"]["scale"] == 0
-        and fields["Years_In_Practice__c"]["soapType"] == "xsd:double"
-    )
-    assert fields["Bio__c"]["length"] == 131_072 and not fields["Bio__c"]["filterable"]
-    assert fields["NPI__c"]["externalId"] and fields["NPI__c"]["custom"]
+    assert fields["Provider_Summary__c"]["calculated"]
+    assert fields["Provider_Summary__c"]["calculatedFormula"]
+    assert fields["AccountId"]["referenceTo"] == ["Account"]
+    assert fields["AccountId"]["relationshipName"] == "Account"
+    assert fields["Years_In_Practice__c"]["scale"] == 0
+    assert fields["Years_In_Practice__c"]["soapType"] == "xsd:double"
+    assert fields["Bio__c"]["length"] == 131_072
+    assert not fields["Bio__c"]["filterable"]
+    assert fields["NPI__c"]["externalId"]
+    assert fields["NPI__c"]["custom"]
     assert len([f for f in fields.values() if f["custom"]]) >= 30
     for field in fields.values():
         assert {
@@ -199,11 +196,12 @@ def test_rest_query_count_and_records_and_paging(
         headers={"Sforce-Query-Options": "batchSize=500"},
         timeout=10,
     ).json()
-    assert first["totalSize"] == live and first["done"] is False and len(first["records"]) == 500
+    assert first["totalSize"] == live
+    assert first["done"] is False
+    assert len(first["records"]) == 500
     record = first["records"][0]
-    assert record["attributes"]["type"] == "Contact" and record["attributes"]["url"].endswith(
-        record["Id"]
-    )
+    assert record["attributes"]["type"] == "Contact"
+    assert record["attributes"]["url"].endswith(record["Id"])
     assert record["SystemModstamp"].endswith("+0000")
     assert isinstance(record["Years_In_Practice__c"], float)
     seen = len(first["records"])
@@ -216,15 +214,18 @@ def test_rest_query_count_and_records_and_paging(
     limited = client.session.get(
         f"{client.base}/query", params={"q": "SELECT Id FROM Account LIMIT 5"}, timeout=5
     )
-    assert limited.json()["totalSize"] == 5 and limited.json()["done"] is True
+    assert limited.json()["totalSize"] == 5
+    assert limited.json()["done"] is True
 
 
 def test_rest_query_errors(client: EmulatorClient) -> None:
     bad_field = client.session.get(
         f"{client.base}/query", params={"q": "SELECT Nope FROM Contact"}, timeout=5
     )
-    assert bad_field.status_code == 400 and bad_field.json()[0]["errorCode"] == "INVALID_FIELD"
+    assert bad_field.status_code == 400
+    assert bad_field.json()[0]["errorCode"] == "INVALID_FIELD"
     malformed = client.session.get(
         f"{client.base}/query", params={"q": "SELECT FROM Contact"}, timeout=5
     )
-    assert malformed.status_code == 400 and malformed.json()[0]["errorCode"] == "MALFORMED_QUERY"
+    assert malformed.status_code == 400
+    assert malformed.json()[0]["errorCode"] == "MALFORMED_QUERY"
