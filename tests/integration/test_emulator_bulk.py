@@ -86,8 +86,8 @@ def test_csv_round_trips_against_truth_with_every_field(
     fields = _fields(fake_salesforce)
     _info, pages = client.run(f"SELECT {', '.join(fields)} FROM Contact", max_records=700)
     received = {record["Id"]: record for record in csv_records(pages)}
-    truth = {row["Id"]: row for row in fake_salesforce.truth("Contact")}
     truth = {str(row["Id"]): row for row in fake_salesforce.truth("Contact")}
+    assert received.keys() == truth.keys()
     for record_id, row in truth.items():
         assert received[record_id] == {name: value or "" for name, value in row.items()}
     values = [value for record in received.values() for value in record.values()]
