@@ -242,10 +242,11 @@ class ObjectData:
             return self._pick_rows(count)
 
     # ---- truth ---------------------------------------------------------------------------
-    def truth(self, include_deleted: bool = False) -> Iterator[dict[str, str | None]]:
-        """Every row as the CSV renders it (text, None for null); compound fields omitted."""
+    def truth_rows(
+        self, include_deleted: bool = False
+    ) -> tuple[list[str], Iterator[tuple[str | None, ...]]]:
+        """Field names and every row as a tuple of CSV texts (None for null), in that name order."""
         snap = self.snapshot(0)
-        plain = [spec for spec in self.fields if not spec.is_compound]
         pooled_groups = [
             g for g in self.groups.values() if any(not f.is_compound for f in g.fields)
         ]
@@ -253,31 +254,45 @@ class ObjectData:
         names += list(self.serials)
         for group in pooled_groups:
             names += [f.name for f in group.fields if not f.is_compound]
-        text_rows = [(g, g.text_rows()) for g in pooled_groups]
-        stamps = self.stamps
-        serials = list(self.serials.values())
-        for row in range(snap.total_rows):
-            change = snap.overlay.get(row)
-            if change is None:
-                deleted = self.base_deleted(row)
-                if deleted and not include_deleted:
-                    continue
-                tie = row // TIE_GROUP_ROWS
-                values: list[str | None] = [
-                    self.ids.id_of(row),
-                    "true" if deleted else "false",
-                    stamps.modstamp_cells[tie][1:-1],
-                    stamps.last_modified_cells[tie][1:-1],
-                    stamps.created_cells[tie][1:-1],
-                ]
-                values += [serial.text(row) for serial in serials]
-                for group, rows in text_rows:
-                    values += rows[(row * group.multiplier + group.offset) % group.size]
-                yield dict(zip(names, values, strict=True))
-            else:
-                if change.deleted and not include_deleted:
-                    continue
-                yield {s.name: text_of(s.type, self.typed(s.name, row, change)) for s in plain}
+        specs = [self.field(name) for name in names]
+
+        def rows() -> Iterator[tuple[str | None, ...]]:
+            text_rows = [(g.size, g.text_rows()) for g in pooled_groups]
+            stamps = self.stamps
+            serials = list(self.serials.values())
+            id_of = self.ids.id_of
+            for row in range(snap.total_rows):
+                change = snap.overlay.get(row)
+                if change is None:
+                    deleted = self.base_deleted(row)
+                    if deleted and not include_deleted:
+                        continue
+                    tie = row // TIE_GROUP_ROWS
+                    values: tuple[str | None, ...] = (
+                        id_of(row),
+                        "true" if deleted else "false",
+                        stamps.modstamp_cells[tie][1:-1],
+                        stamps.last_modified_cells[tie][1:-1],
+                        stamps.created_cells[tie][1:-1],
+                        *(serial.text(row) for serial in serials),
+                    )
+                    for size, texts in text_rows:
+                        values += texts[row % size]
+                    yield values
+                elif include_deleted or not change.deleted:
+                    yield tuple(
+                        text_of(s.type, self.typed(s.name, row, change))
+                        for s in specs
+                        if s is not None
+                    )
+
+        return names, rows()
+
+    def truth(self, include_deleted: bool = False) -> Iterator[dict[str, str | None]]:
+        """Every row as the CSV renders it (text, None for null); compound fields omitted."""
+        names, rows = self.truth_rows(include_deleted)
+        for values in rows:
+            yield dict(zip(names, values, strict=True))
 
 
 def coerce_value(field_type: FieldType, value: object) -> Typed:
