@@ -126,3 +126,12 @@ def test_help_documents_the_flags() -> None:
     ).stdout
     for flag in ("--contacts", "--accounts", "--seed", "--port", "--ready-file", "--no-gzip"):
         assert flag in shown
+
+
+def test_truth_rows_matches_truth_including_changed_rows(fake_salesforce: FakeSalesforce) -> None:
+    fake_salesforce.update_records("Contact", count=5, fields={"Title": "Changed"})
+    fake_salesforce.insert_records("Contact", 2)
+    names, rows = fake_salesforce.truth_rows("Contact", include_deleted=True)
+    assert [dict(zip(names, row, strict=True)) for row in rows] == list(
+        fake_salesforce.truth("Contact", include_deleted=True)
+    )
