@@ -10,6 +10,7 @@ import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.contrib.msgspec import MsgSpecWriter
+from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
 from tap_salesforce_bulk.config import DEFAULT_API_VERSION, AuthFlow
@@ -214,10 +215,14 @@ class TapSalesforceBulk(Tap):
         from tap_salesforce_bulk.preflight import run_preflight
 
         config = ctx.params.get("config")
-        tap = cls(
-            config=config.config if config else None,
-            parse_env_config=bool(config and config.parse_env),
-        )
+        try:
+            tap = cls(
+                config=config.config if config else None,
+                parse_env_config=bool(config and config.parse_env),
+            )
+        except (SalesforceError, ConfigValidationError) as exc:  # login happens in discovery
+            click.echo(f"FAILED: {exc}")
+            ctx.exit(1)
         ctx.exit(run_preflight(tap))
 
     @classmethod
