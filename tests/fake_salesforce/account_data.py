@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import random
 
-from tests.fake_salesforce.contact_data import (
-    CITIES,
-    HOSPITALS,
-    LAST_NAMES,
-    _address,
-    _maybe,
-    _phone,
-)
+from tests.fake_salesforce.contact_data import _address, _maybe, _phone
 from tests.fake_salesforce.contact_schema import NETWORKS
+from tests.fake_salesforce.contact_values import CITIES, HOSPITALS, LAST_NAMES
 from tests.fake_salesforce.ids import IdSpace
 from tests.fake_salesforce.pools import Generator
 from tests.fake_salesforce.values import Typed

@@ -17,7 +17,8 @@ from tests.fake_salesforce.dataset import ObjectData
 from tests.fake_salesforce.errors import SalesforceError
 from tests.fake_salesforce.fields import FieldSpec
 from tests.fake_salesforce.org import Org
-from tests.fake_salesforce.soql import (
+from tests.fake_salesforce.soql import parse
+from tests.fake_salesforce.soql_ast import (
     BoolOp,
     Comparison,
     Expr,
@@ -28,7 +29,6 @@ from tests.fake_salesforce.soql import (
     OrderItem,
     Query,
     Unsupported,
-    parse,
     soql_error,
 )
 from tests.fake_salesforce.vocabulary import FieldType

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.fake_salesforce.dataset import ObjectData, OverlayRow, Snapshot
-from tests.fake_salesforce.soql import BoolOp, Comparison, Expr, Not
+from tests.fake_salesforce.soql_ast import BoolOp, Comparison, Expr, Not
 from tests.fake_salesforce.soql_check import CheckedQuery
 from tests.fake_salesforce.values import Typed
 from tests.fake_salesforce.vocabulary import FieldType, Operation
