@@ -15,10 +15,6 @@ from tests.fake_salesforce import FakeSalesforce
 from tests.fake_salesforce.client import EmulatorClient, csv_records
 from tests.fake_salesforce.clock import csv_datetime
 
-ALL_CONTACT_FIELDS = (
-    "Id, Name, Title, Description, MailingStreet, Bio__c, Languages__c, Years_In_Practice__c"
-)
-
 
 @pytest.fixture
 def client(fake_salesforce: FakeSalesforce) -> EmulatorClient:

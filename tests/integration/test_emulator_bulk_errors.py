@@ -9,10 +9,6 @@ import pytest
 from tests.fake_salesforce import FakeSalesforce
 from tests.fake_salesforce.client import EmulatorClient
 
-ALL_CONTACT_FIELDS = (
-    "Id, Name, Title, Description, MailingStreet, Bio__c, Languages__c, Years_In_Practice__c"
-)
-
 
 @pytest.fixture
 def client(fake_salesforce: FakeSalesforce) -> EmulatorClient:
