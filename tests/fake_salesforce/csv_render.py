@@ -64,22 +64,23 @@ def compile_renderer(
             namespace[name] = segment
             pieces.append(f"{name}[i % {group.size}]")
         elif spec.name == "Id":
+            # id = head + 3 high digits + 2 low digits + fixed suffix + checksum letter; the letter
+            # depends on both halves, so tails are tabulated per high-digit bit pattern (8 x 3844).
             head, highs, high_bits, lows, low_bits, suffixes, base = data.ids.render_tables(
                 total_rows
             )
-            namespace.update(
-                {
-                    "IDH": '"' + head,
-                    "IDHI": highs,
-                    "IDHB": high_bits,
-                    "IDLO": lows,
-                    "IDLB": low_bits,
-                    "IDSUF": [s + '"' for s in suffixes],
-                }
-            )
+            namespace["IDHEAD"] = ['"' + head + high for high in highs]
+            namespace["IDHB"] = high_bits
+            namespace["IDTAIL"] = [
+                [
+                    low + suffixes[bits | low_bit] + '"'
+                    for low, low_bit in zip(lows, low_bits, strict=True)
+                ]
+                for bits in range(8)
+            ]
+            # two f-string fields; the outer braces come from the row template below
             pieces.append(
-                f"{{IDH}}{{IDHI[(h := (i + {base}) // 3844)]}}{{IDLO[(lo := (i + {base}) % 3844)]}}"
-                "{IDSUF[IDHB[h] | IDLB[lo]]}"[1:-1]
+                f"IDHEAD[(h := (i + {base}) // 3844)]}}{{IDTAIL[IDHB[h]][(i + {base}) % 3844]"
             )
         elif spec.name == "IsDeleted":
             pieces.append(
