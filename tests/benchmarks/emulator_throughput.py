@@ -146,6 +146,8 @@ def main() -> int:
             if "identity" in report and "gzip" in report:
                 plain, packed = report["identity"], report["gzip"]
                 report["gzip_ratio"] = round(packed["wire_mb"] / plain["wire_mb"], 3)  # type: ignore[index]
+                # CSV produced per second when compressing (the identity wire size is the CSV size)
+                packed["csv_mb_per_second"] = round(plain["wire_mb"] / packed["seconds"], 1)  # type: ignore[index]
             report["peak_rss_mb"] = round(peak_rss_mb(process.pid), 1)
         finally:
             process.send_signal(signal.SIGTERM)
