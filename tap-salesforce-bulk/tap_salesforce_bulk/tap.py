@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 import click
 from singer_sdk import Tap
 from singer_sdk import typing as th
-from singer_sdk.contrib.msgspec import MsgSpecWriter
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 
@@ -19,6 +18,7 @@ from tap_salesforce_bulk.errors import SalesforceError
 from tap_salesforce_bulk.jobs import JobPipeline
 from tap_salesforce_bulk.runtime import SyncRuntime
 from tap_salesforce_bulk.streams import SObjectStream
+from tap_salesforce_bulk.writer import StateFlushingWriter
 
 SETTINGS = th.PropertiesList(
     th.Property(
@@ -163,7 +163,7 @@ class TapSalesforceBulk(Tap):
 
     name = "tap-salesforce-bulk"
     config_jsonschema = SETTINGS
-    message_writer_class = MsgSpecWriter
+    message_writer_class = StateFlushingWriter
     # No BATCH (it bypasses the bookmark and typing rules here) and no ACTIVATE_VERSION (a
     # target would delete rows an incremental run did not re-read).
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
