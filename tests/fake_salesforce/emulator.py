@@ -7,8 +7,10 @@ Login URL and instance URL are both ``sf.url``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import secrets
+import socket
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from http.server import ThreadingHTTPServer
@@ -45,9 +47,34 @@ def default_credentials(seed: int) -> Credentials:
 
 
 class _Server(ThreadingHTTPServer):
+    """Threaded server that remembers open connections, so stop() can close idle keep-alives."""
+
     daemon_threads = True
     allow_reuse_address = True
     request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], handler: type[Handler]) -> None:
+        super().__init__(address, handler)
+        self.open_sockets: set[socket.socket] = set()
+        self.sockets_lock = threading.Lock()
+
+    def process_request(self, request: socket.socket, client_address: object) -> None:  # type: ignore[override]
+        with self.sockets_lock:
+            self.open_sockets.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
+        with self.sockets_lock:
+            self.open_sockets.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Shut down every connection still open (idle keep-alive ones included)."""
+        with self.sockets_lock:
+            sockets = list(self.open_sockets)
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
 
 
 class FakeSalesforce:
@@ -119,6 +146,7 @@ class FakeSalesforce:
         """Stop serving and stop the job thread."""
         if self._server is not None:
             self._server.shutdown()
+            self._server.close_connections()
             self._server.server_close()
             self._server = None
         self.jobs.stop()
