@@ -276,14 +276,16 @@ class JobStore:
                     self._set_state(job, JobState.FAILED)
 
     def _start(self, job: QueryJob) -> None:
+        # Freeze the data before the job is seen InProgress: a change made once a client has
+        # observed InProgress must never reach this job's results.
+        data = job.query.data
+        snapshot = data.snapshot(self.clock.now_ms()) if data is not None else Snapshot(0, {}, 0)
         with self._lock:
             if job.state is not JobState.UPLOAD_COMPLETE:
                 return
+            job.snapshot = snapshot
             self._set_state(job, JobState.IN_PROGRESS)
             job.started_ms = job.modstamp_ms
-        data = job.query.data
-        snapshot = data.snapshot(self.clock.now_ms()) if data is not None else Snapshot(0, {}, 0)
-        job.snapshot = snapshot
         if job.query.count_only:
             rows: Sequence[int] = array("i")
         else:
