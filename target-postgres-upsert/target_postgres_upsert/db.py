@@ -14,10 +14,11 @@ rest of the batch is loaded in input order.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,14 +28,16 @@ import psycopg2.extensions
 import psycopg2.extras
 from psycopg2 import sql
 
-from target_postgres_upsert.records import parse_copy_line
 from target_postgres_upsert.types import PgType, parse_pg_type, widen
+from target_postgres_upsert.values import parse_copy_line
 
 LOGGER = logging.getLogger(__name__)
 
 APPLICATION_NAME = "target-postgres-upsert"
 CONNECT_TIMEOUT_SECONDS = 30
-COPY_CHUNK_CHARS = 1 << 20  # psycopg2 reads the COPY source in pieces of about this size
+# psycopg2 reads the COPY source in pieces of this size. Large pieces matter: each read needs the
+# GIL, which the busy main thread hands over only every few milliseconds.
+COPY_CHUNK_BYTES = 16 << 20
 TEMP_BUFFERS = "128MB"  # a 10k-row stage of wide rows fits in memory instead of spilling
 REJECTS_TABLE = "_sdc_rejected_records"
 STAGE_TABLE = "_sdc_stage"
@@ -81,12 +84,26 @@ class Reject:
 
 @dataclass
 class Batch:
-    """The rows of one flush of one sink, as COPY lines, plus the records rejected meanwhile."""
+    """The rows of one flush of one sink as COPY text, plus the records rejected meanwhile.
+
+    ``payload`` is the rows' COPY lines, each ending in a newline, UTF-8 encoded: built once on
+    the main thread so the loader thread can send it with almost no Python work.
+    """
 
     plan: TablePlan
-    lines: list[str]
-    line_numbers: list[int]
+    payload: bytes
+    line_numbers: list[int]  # the input line of each row, in payload order
     rejects: list[Reject]
+
+    @property
+    def rows(self) -> int:
+        """How many rows the payload holds."""
+        return len(self.line_numbers)
+
+    @functools.cached_property
+    def lines(self) -> list[bytes]:
+        """The payload split into rows (only needed when PostgreSQL refuses some row)."""
+        return self.payload.split(b"\n")[: self.rows]
 
 
 @dataclass(frozen=True)
@@ -125,25 +142,22 @@ def connect(settings: ConnectionSettings) -> psycopg2.extensions.connection:
 
 
 class _CopySource:
-    """A file-like ``read()`` over selected lines, so COPY streams one batch without a copy."""
+    """A file-like ``read()`` over COPY text: a whole payload, or selected rows of it."""
 
-    def __init__(self, lines: Sequence[str], rows: Sequence[int]) -> None:
-        self._lines: Iterator[str] = (lines[i] for i in rows)
+    def __init__(self, batch: Batch, rows: Sequence[int] | None) -> None:
+        if rows is None:
+            self._data = batch.payload
+        else:
+            lines = batch.lines
+            self._data = b"".join(lines[i] + b"\n" for i in rows)
+        self._offset = 0
 
-    def read(self, size: int = COPY_CHUNK_CHARS) -> str:
-        chunk: list[str] = []
-        total = 0
-        for line in self._lines:
-            chunk.append(line)
-            total += len(line) + 1
-            if total >= size:
-                break
-        if not chunk:
-            return ""
-        chunk.append("")
-        return "\n".join(chunk)
+    def read(self, size: int = COPY_CHUNK_BYTES) -> bytes:
+        chunk = self._data[self._offset : self._offset + size]
+        self._offset += len(chunk)
+        return chunk
 
-    def readline(self, size: int = -1) -> str:  # pragma: no cover - psycopg2 only calls read()
+    def readline(self, size: int = -1) -> bytes:  # pragma: no cover - psycopg2 only calls read()
         return self.read(size)
 
 
@@ -182,7 +196,9 @@ class Database:
         with self.conn.cursor() as cur:
             cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,))
             if cur.fetchone() is None:
-                cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
+                cur.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema))
+                )
             existing = self._column_types(cur, schema, table)
             if existing is None:
                 parts = [
@@ -286,22 +302,29 @@ class Database:
     def load(self, batch: Batch, *, keep_refused: bool = True) -> LoadResult:
         """Load one batch in one transaction (see the module docstring); commit; say what it did.
 
-        ``keep_refused`` false leaves rows PostgreSQL refused out of the rejects table (the
-        caller stops the run instead).
+        The whole batch is tried first, without a savepoint (fewer round trips); only if
+        PostgreSQL refuses a row is the transaction redone with the batch split under savepoints.
+        ``keep_refused`` false leaves refused rows out of the rejects table (the caller stops).
         """
         started = time.monotonic()
         plan = batch.plan
         refused: list[Reject] = []
         counts = [0, 0]  # written, deleted
         with self.conn.cursor() as cur:
-            self._create_stage(cur, plan)
-            self._load_rows(cur, batch, range(len(batch.lines)), refused, counts, first=True)
+            try:
+                self._create_stage(cur, plan)
+                self._copy_and_merge(cur, batch, None, counts)
+            except ROW_ERRORS:
+                self.conn.rollback()
+                counts = [0, 0]
+                self._create_stage(cur, plan)
+                self._bisect(cur, batch, range(batch.rows), refused, counts)
             rejects = batch.rejects + (refused if keep_refused else [])
             if rejects:
                 self._insert_rejects(cur, plan.schema, rejects)
         self.conn.commit()
         return LoadResult(
-            rows=len(batch.lines),
+            rows=batch.rows,
             written=counts[0],
             deleted=counts[1],
             refused=refused,
@@ -326,44 +349,51 @@ class Database:
             )
         )
 
-    def _load_rows(
+    def _copy_and_merge(
+        self,
+        cur: psycopg2.extensions.cursor,
+        batch: Batch,
+        rows: Sequence[int] | None,
+        counts: list[int],
+    ) -> None:
+        """COPY ``rows`` (None: all) into the empty stage and merge them into the table."""
+        plan = batch.plan
+        copy = sql.SQL("COPY {} ({}) FROM STDIN").format(
+            sql.Identifier(STAGE_TABLE), _idents(plan.columns)
+        )
+        cur.copy_expert(copy, _CopySource(batch, rows), size=COPY_CHUNK_BYTES)
+        deleted = self._merge(cur, plan)
+        counts[0] += max(cur.rowcount, 0)
+        counts[1] += deleted
+
+    def _bisect(
         self,
         cur: psycopg2.extensions.cursor,
         batch: Batch,
         rows: Sequence[int],
         refused: list[Reject],
         counts: list[int],
-        *,
-        first: bool = False,
     ) -> None:
-        plan = batch.plan
+        """Load ``rows`` under a savepoint; while PostgreSQL refuses, split them in halves."""
         cur.execute("SAVEPOINT bisect")
         try:
-            if not first:
-                cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(STAGE_TABLE)))
-            copy = sql.SQL("COPY {} ({}) FROM STDIN").format(
-                sql.Identifier(STAGE_TABLE), _idents(plan.columns)
-            )
-            cur.copy_expert(copy, _CopySource(batch.lines, rows), size=COPY_CHUNK_CHARS)
-            deleted = self._merge(cur, plan)
-            written = cur.rowcount
+            self._copy_and_merge(cur, batch, rows, counts)
         except ROW_ERRORS as exc:
             cur.execute("ROLLBACK TO SAVEPOINT bisect")
             if len(rows) == 1:
                 refused.append(self._refused_row(batch, rows[0], exc))
                 return
             middle = len(rows) // 2
-            self._load_rows(cur, batch, rows[:middle], refused, counts)
-            self._load_rows(cur, batch, rows[middle:], refused, counts)
+            self._bisect(cur, batch, rows[:middle], refused, counts)
+            self._bisect(cur, batch, rows[middle:], refused, counts)
             return
+        cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier(STAGE_TABLE)))
         cur.execute("RELEASE SAVEPOINT bisect")
-        counts[0] += max(written, 0)
-        counts[1] += deleted
 
     @staticmethod
     def _refused_row(batch: Batch, row: int, exc: Exception) -> Reject:
         # The input line is not kept after formatting; the row as COPY text names every column.
-        values = parse_copy_line(batch.lines[row])
+        values = parse_copy_line(batch.lines[row].decode("utf-8"))
         raw = json.dumps(dict(zip(batch.plan.columns, values, strict=True)), ensure_ascii=False)
         message = (getattr(exc, "pgerror", None) or str(exc)).strip().splitlines()[0]
         return Reject(
@@ -389,9 +419,7 @@ class Database:
                 )
             )
             deleted = cur.rowcount
-        insert_columns = [
-            c for c in plan.columns if c != DELETED_AT or plan.target_has_deleted_at
-        ]
+        insert_columns = [c for c in plan.columns if c != DELETED_AT or plan.target_has_deleted_at]
         select: list[sql.Composable] = [sql.Identifier(c) for c in insert_columns]
         params: list[Any] = []
         for name, value in plan.constants.items():
@@ -431,7 +459,9 @@ class Database:
         conflict = sql.SQL(" ON CONFLICT ({}) ").format(_idents(plan.key_columns))
         if not updates:
             return conflict + sql.SQL("DO NOTHING")
-        old: list[sql.Composable] = [sql.SQL("t.{}").format(sql.Identifier(c)) for c in plan.compare_columns]
+        old: list[sql.Composable] = [
+            sql.SQL("t.{}").format(sql.Identifier(c)) for c in plan.compare_columns
+        ]
         new: list[sql.Composable] = [
             sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in plan.compare_columns
         ]

@@ -24,11 +24,11 @@ def first_line(message: str) -> str:
     return message.strip()
 
 
-class TargetStopped(Exception):
+class TargetError(Exception):
     """A condition that ends the run with a one-line error after committing what came before."""
 
 
-class InputLineError(TargetStopped):
+class InputLineError(TargetError):
     """The input is not a Singer message stream at ``line_number`` (bad JSON, unknown type...)."""
 
     def __init__(self, line_number: int, problem: str) -> None:
@@ -41,7 +41,7 @@ class RecordBeforeSchemaError(InputLineError, RecordsWithoutSchemaException):
     """A RECORD (or ACTIVATE_VERSION) arrived for a stream that had no SCHEMA yet."""
 
 
-class InvalidRecordError(TargetStopped):
+class InvalidRecordError(TargetError):
     """A record failed its schema and ``on_invalid_record`` is ``fail``."""
 
     def __init__(self, stream: str, line_number: int | None, reason: str) -> None:
@@ -54,7 +54,7 @@ class MissingKeyError(InvalidRecordError, MissingKeyPropertiesError):
     """A record without a value for a key property, and ``on_invalid_record`` is ``fail``."""
 
 
-class DatabaseError(TargetStopped):
+class DatabaseError(TargetError):
     """PostgreSQL could not be reached, went away, or refused a statement that is not about data."""
 
 

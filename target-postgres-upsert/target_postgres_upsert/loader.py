@@ -13,6 +13,7 @@ ever written for rows that were not committed.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
@@ -23,7 +24,7 @@ from typing import Any, TypeVar
 import psycopg2
 
 from target_postgres_upsert.db import Database
-from target_postgres_upsert.errors import DatabaseError, TargetStopped, first_line
+from target_postgres_upsert.errors import DatabaseError, TargetError, first_line
 
 LOGGER = logging.getLogger(__name__)
 
@@ -146,7 +147,7 @@ class Loader:
                 result = item.job(self._database())
                 if item.future is not None:
                     item.future.set_result(result)
-            except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            except BaseException as exc:  # handed to the main thread
                 self._error = self._translate(exc)
                 if item.future is not None:
                     item.future.set_exception(self._error)
@@ -154,10 +155,8 @@ class Loader:
                 if item.batch:
                     self._slots.release()
         if self._db is not None:
-            try:
+            with contextlib.suppress(psycopg2.Error):
                 self._db.close()
-            except psycopg2.Error:
-                pass
 
     def _database(self) -> Database:
         if self._db is None:
@@ -169,7 +168,7 @@ class Loader:
         return self._db
 
     def _translate(self, exc: BaseException) -> BaseException:
-        if isinstance(exc, TargetStopped):
+        if isinstance(exc, TargetError):
             return exc
         if isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError):
             message = self._redact(first_line(str(exc)))

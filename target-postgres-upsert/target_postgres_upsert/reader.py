@@ -30,10 +30,28 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 from target_postgres_upsert.errors import InputLineError, RecordBeforeSchemaError
 
 IDLE_TICK_SECONDS = 1.0
-READ_CHUNK_BYTES = 1 << 20
+READ_CHUNK_BYTES = 4 << 20
 MAX_PROBLEM_CHARS = 300  # an error quoting a message keeps the one-line error readable
 
 _DECODER = msgspec.json.Decoder(float_hook=decimal.Decimal)
+
+
+class RecordMessage(msgspec.Struct, gc=False):
+    """A RECORD message whose ``record`` is left as JSON bytes for the sink's typed decoder."""
+
+    type: Any = None
+    stream: Any = None
+    record: msgspec.Raw = msgspec.Raw(b"")
+    time_extracted: Any = None
+    version: Any = None
+
+
+_ENVELOPE = msgspec.json.Decoder(RecordMessage)
+
+
+def decode_json(data: Any) -> Any:
+    """Decode JSON text or bytes; numbers with a fraction become ``Decimal`` (never rounded)."""
+    return _DECODER.decode(data)
 
 
 def _shorten(text: str) -> str:
@@ -74,53 +92,71 @@ class NumberedReader(GenericSingerReader[str]):
             raise InputLineError(self.line_number, "not a JSON object")
         return message
 
+    def _decode(self, line: str | bytes) -> RecordMessage | dict[str, Any]:
+        """A RECORD as a ``RecordMessage`` (its record still bytes), anything else as a dict."""
+        try:
+            envelope = _ENVELOPE.decode(line)
+        except msgspec.ValidationError:
+            raise InputLineError(self.line_number, "not a JSON object") from None
+        except msgspec.DecodeError as exc:
+            raise InputLineError(self.line_number, f"not valid JSON ({exc})") from None
+        if envelope.type == "RECORD":
+            return envelope
+        return self.deserialize_json(line)  # type: ignore[arg-type]
+
     def process_lines(
         self,
         file_input: IO[str] | None,
-        callbacks: dict[str, Callable[[dict[str, Any]], None]],
+        callbacks: dict[str, Callable[[Any], None]],
     ) -> Counter[str]:
         """Dispatch each message to its callback; count messages by type."""
         stats: Counter[str] = Counter()
-        for line in self._lines(file_input):
-            if line is None:
+        for lines in self._chunks(file_input):
+            if lines is None:
                 if self.on_idle is not None:
                     self.on_idle()
                 continue
-            self.line_number += 1
-            if len(line) < 3 and not line.strip():
-                continue
-            self._current_message = line  # type: ignore[assignment]
-            message = self.deserialize_json(line)  # type: ignore[arg-type]
-            kind = message.get("type")
-            callback = callbacks.get(kind) if isinstance(kind, str) else None
-            if callback is None:
-                problem = "message has no 'type'" if kind is None else f"unknown message type {kind!r}"
-                raise InputLineError(self.line_number, problem)
-            try:
-                callback(message)
-            except RecordsWithoutSchemaException as exc:
-                raise RecordBeforeSchemaError(self.line_number, _shorten(str(exc))) from None
-            except InvalidInputLine as exc:
-                raise InputLineError(self.line_number, _shorten(str(exc))) from None
-            stats[kind] += 1
+            for line in lines:
+                self.line_number += 1
+                if len(line) < 3 and not line.strip():
+                    continue
+                self._current_message = line
+                message = self._decode(line)
+                kind = message.type if isinstance(message, RecordMessage) else message.get("type")
+                callback = callbacks.get(kind) if isinstance(kind, str) else None
+                if callback is None:
+                    problem = (
+                        "message has no 'type'"
+                        if kind is None
+                        else f"unknown message type {kind!r}"
+                    )
+                    raise InputLineError(self.line_number, problem)
+                try:
+                    callback(message)
+                except RecordsWithoutSchemaException as exc:
+                    raise RecordBeforeSchemaError(self.line_number, _shorten(str(exc))) from None
+                except InvalidInputLine as exc:
+                    raise InputLineError(self.line_number, _shorten(str(exc))) from None
+                stats[str(kind)] += 1
         return stats
 
-    def _lines(self, file_input: IO[str] | None) -> Iterator[str | bytes | None]:
-        """Lines of the input; ``None`` whenever standard input was idle for a tick."""
+    def _chunks(self, file_input: IO[str] | None) -> Iterator[list[Any] | None]:
+        """Lists of input lines; ``None`` whenever standard input was idle for a tick."""
         source = file_input if file_input is not None else sys.stdin
         try:
             fd = source.fileno() if source is sys.stdin else -1
         except (OSError, io.UnsupportedOperation):
             fd = -1
-        if fd < 0:
-            yield from source
+        if fd >= 0:
+            yield from _fd_chunks(fd)
             return
-        yield from _fd_lines(fd)
+        while lines := source.readlines(READ_CHUNK_BYTES):
+            yield lines
 
 
-def _fd_lines(fd: int) -> Iterator[bytes | None]:
-    """Split what ``fd`` delivers into lines, yielding None after each idle tick."""
-    pending: list[bytes] = []
+def _fd_chunks(fd: int) -> Iterator[list[bytes] | None]:
+    """Split what ``fd`` delivers into lists of lines, yielding None after each idle tick."""
+    pending: list[bytes] = []  # the start of a line that continues in the next chunk
     while True:
         ready, _, _ = select.select([fd], [], [], IDLE_TICK_SECONDS)
         if not ready:
@@ -129,17 +165,17 @@ def _fd_lines(fd: int) -> Iterator[bytes | None]:
         chunk = os.read(fd, READ_CHUNK_BYTES)
         if not chunk:
             break
-        if b"\n" not in chunk:
-            pending.append(chunk)  # one line longer than a chunk: join it once complete
+        lines = chunk.split(b"\n")
+        if len(lines) == 1:
+            pending.append(chunk)  # a line longer than a chunk: join it once complete
             continue
         if pending:
-            pending.append(chunk)
-            chunk = b"".join(pending)
+            pending.append(lines[0])
+            lines[0] = b"".join(pending)
             pending = []
-        lines = chunk.split(b"\n")
         tail = lines.pop()
         if tail:
             pending.append(tail)
-        yield from lines
+        yield lines
     if pending:
-        yield b"".join(pending)
+        yield [b"".join(pending)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -62,20 +63,18 @@ class Settings:
         secrets = [str(config.get("password") or "")]
         if url:
             secrets.append(url)
-            try:
+            # A URL libpq cannot parse is refused at connect time; the whole URL is redacted.
+            with contextlib.suppress(psycopg2.ProgrammingError):
                 secrets.append(psycopg2.extensions.parse_dsn(url).get("password", ""))
-            except psycopg2.ProgrammingError:
-                pass  # libpq will refuse the URL at connect time; the whole URL is redacted
         get = config.get
+        key_map: Mapping[str, str] | None = get("key_column_map")
         return cls(
             connection=ConnectionSettings(database_url=url, params=params),
             default_target_schema=get("default_target_schema") or DEFAULT_SCHEMA,
             max_batch_age_seconds=float(
                 get("max_batch_age_seconds") or DEFAULT_MAX_BATCH_AGE_SECONDS
             ),
-            key_column_map=dict(
-                DEFAULT_KEY_COLUMN_MAP if get("key_column_map") is None else get("key_column_map")
-            ),
+            key_column_map=dict(DEFAULT_KEY_COLUMN_MAP if key_map is None else key_map),
             column_naming=ColumnNaming(get("column_naming") or ColumnNaming.SNAKE_CASE),
             hard_delete=bool(get("hard_delete", False)),
             add_record_metadata=bool(get("add_record_metadata", True)),

@@ -26,16 +26,10 @@ from target_postgres_upsert.db import (
     TablePlan,
 )
 from target_postgres_upsert.errors import InvalidRecordError, MissingKeyError
-from target_postgres_upsert.records import (
-    NULL,
-    InvalidValue,
-    RowFormatter,
-    check_datetime,
-    copy_line,
-    make_converter,
-)
+from target_postgres_upsert.rows import ColumnSpec, RowFormatter
 from target_postgres_upsert.settings import InvalidRecordPolicy
 from target_postgres_upsert.types import ANY_VALUE, PgType, column_names, pg_type_for, value_kinds
+from target_postgres_upsert.values import NULL, InvalidValueError, check_datetime
 
 if TYPE_CHECKING:
     from target_postgres_upsert.target import TargetPostgresUpsert
@@ -95,6 +89,15 @@ class PostgresUpsertSink(BatchSink):
         self._formatter: RowFormatter | None = None
         self._full_metadata = self._settings.add_record_metadata
         self._policy = self._settings.on_invalid_record
+        # Records read since the last flush (rejects and duplicates included); counted here and
+        # handed to the SDK's tallies once per batch, which is cheaper than per record.
+        self._pending_records = 0
+        self._max_records = self.max_size
+
+    @property
+    def current_size(self) -> int:
+        """Records read since the last flush (the SDK's batch size measure)."""
+        return self._pending_records
 
     # --- SDK speed knobs: our own checks replace jsonschema; PostgreSQL parses timestamps -------
 
@@ -102,7 +105,9 @@ class PostgresUpsertSink(BatchSink):
         """No per-record jsonschema validation (see ``records.py`` for what is checked)."""
         return
 
-    def _parse_timestamps_in_record(self, record: dict[str, Any], schema: Any, treatment: Any) -> None:
+    def _parse_timestamps_in_record(
+        self, record: dict[str, Any], schema: Any, treatment: Any
+    ) -> None:
         """Leave ISO-8601 strings as they are: PostgreSQL parses them."""
 
     def _singer_validate_message(self, record: dict[str, Any]) -> None:
@@ -133,7 +138,9 @@ class PostgresUpsertSink(BatchSink):
         properties: dict[str, Any] = dict(raw_properties)
         for key in self.key_properties:
             if key not in properties:
-                self.logger.warning("Key property %r is not in the schema; storing it as jsonb", key)
+                self.logger.warning(
+                    "Key property %r is not in the schema; storing it as jsonb", key
+                )
                 properties[key] = {}
         data_props = [p for p in properties if p not in METADATA_COLUMNS]
         kinds = {
@@ -141,7 +148,9 @@ class PostgresUpsertSink(BatchSink):
             for p in data_props
         }
         explicit = {
-            k: settings.key_column_map[k] for k in self.key_properties if k in settings.key_column_map
+            k: settings.key_column_map[k]
+            for k in self.key_properties
+            if k in settings.key_column_map
         }
         names = column_names(data_props, settings.column_naming, explicit, METADATA_COLUMNS)
         per_record_meta, kept_meta = self._metadata_columns()
@@ -155,19 +164,19 @@ class PostgresUpsertSink(BatchSink):
             return db.ensure_table(schema_name, table, wanted, key_columns)
 
         actual = self._host.loader.call(ensure)
-        converters = [(p, make_converter(kinds[p], actual.get(names[p]))) for p in data_props]
+        specs = [ColumnSpec(p, kinds[p], actual.get(names[p])) for p in data_props]
         key_set = set(self.key_properties)
         self._formatter = RowFormatter(
-            converters, [data_props.index(k) for k in self.key_properties]
+            specs, self.key_properties, extra_properties=(IS_DELETED_PROPERTY, DELETED_AT)
         )
+        data_props = list(self._formatter.properties)  # the COPY column order
         self._plan = TablePlan(
             stream=self.stream_name,
             schema=schema_name,
             table=table,
             columns=tuple(names[p] for p in data_props) + tuple(per_record_meta),
             key_columns=key_columns,
-            compare_columns=tuple(names[p] for p in data_props if p not in key_set)
-            + (TABLE_VERSION,),
+            compare_columns=(*(names[p] for p in data_props if p not in key_set), TABLE_VERSION),
             target_has_deleted_at=DELETED_AT in actual,
             hard_delete=settings.hard_delete,
             constants={SYNC_STARTED_AT: self.sync_started_at} if self._full_metadata else {},
@@ -184,21 +193,52 @@ class PostgresUpsertSink(BatchSink):
     # --- records --------------------------------------------------------------------------------
 
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
-        """SDK entry point; the target calls ``add_record`` directly with the message."""
-        self.add_record(record, {})
+        """SDK entry point; the target calls ``add_raw`` or ``add_record`` with the message."""
+        self.add_record(record, None, None)
 
-    def add_record(self, record: dict[str, Any], message: Mapping[str, Any]) -> None:
-        """Format one record into the pending batch, or reject it."""
+    def add_raw(self, raw: Any, time_extracted: Any, version: Any) -> bool:
+        """Add a record given as the JSON bytes of its RECORD message's ``record`` (fast path).
+
+        Returns True when the batch is full.
+        """
+        assert self._formatter is not None
+        self._pending_records += 1
+        try:
+            values = self._formatter.decode(raw)
+        except InvalidValueError as exc:
+            self._invalid(exc.reason)
+        else:
+            self._add(values, time_extracted, version)
+        return self._pending_records >= self._max_records
+
+    def add_record(self, record: dict[str, Any], time_extracted: Any, version: Any) -> bool:
+        """Add a record given as a dict (after stream maps); True when the batch is full."""
+        assert self._formatter is not None
+        self._pending_records += 1
+        try:
+            values = self._formatter.convert(record)
+        except InvalidValueError as exc:
+            self._invalid(exc.reason)
+        else:
+            self._add(values, time_extracted, version)
+        return self._pending_records >= self._max_records
+
+    def _add(self, values: tuple[Any, ...], extracted: Any, version: Any) -> None:
+        """Format one record's values into the pending batch, or reject it."""
         formatter = self._formatter
         assert formatter is not None
         try:
-            fields, nulls = formatter.fields(record)
-        except InvalidValue as exc:
+            fields, removed = formatter.fields(values)
+        except InvalidValueError as exc:
             self._invalid(exc.reason)
             return
         missing = formatter.missing_key(fields) if self.key_properties else None
         if missing is not None:
             self._invalid(f"key property {missing!r} is missing or null", missing_key=True)
+            return
+        is_deleted, deleted_at = formatter.extras(values)
+        if deleted_at is not None and not check_datetime(deleted_at):
+            self._invalid(f"{DELETED_AT} {deleted_at!r} is not a date-time")
             return
 
         now = time.time()
@@ -206,36 +246,25 @@ class PostgresUpsertSink(BatchSink):
         if second != self._clock_second:
             self._clock_second = second
             self._clock_iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
-        extracted = message.get("time_extracted")
         if extracted is not None and not check_datetime(extracted):
             if not self._bad_time_extracted_logged:
                 self.logger.warning("Ignoring time_extracted %r: not a date-time", extracted)
                 self._bad_time_extracted_logged = True
             extracted = None
-        deleted_at = record.get(DELETED_AT)
-        if deleted_at is not None and not check_datetime(deleted_at):
-            self._invalid(f"{DELETED_AT} {deleted_at!r} is not a date-time")
-            return
-        if deleted_at is None and record.get(IS_DELETED_PROPERTY) is True:
+        if deleted_at is None and is_deleted is True:
             deleted_at = extracted or self._clock_iso
-        version = message.get("version")
         version_text = str(version) if type(version) is int else NULL
-
         if self._full_metadata:
-            meta = [
+            fields += (
                 extracted or NULL,
                 self._clock_iso,
                 deleted_at or NULL,
                 str(int(now * 1000)),
                 version_text,
-            ]
+            )
         else:
-            meta = [deleted_at or NULL, version_text]
-        for value in meta:
-            if value is NULL:
-                nulls += 1
-        fields.extend(meta)
-        line, removed = copy_line(fields, nulls)
+            fields += (deleted_at or NULL, version_text)
+        line = "\t".join(fields)
         if removed:
             self._nul_removed += removed
         line_number = self._host.line_number
@@ -272,7 +301,14 @@ class PostgresUpsertSink(BatchSink):
 
     def process_batch(self, context: dict[str, Any]) -> None:
         """Queue the pending rows and rejects as one batch for the loader thread."""
-        batch = Batch(self.plan, self._lines, self._line_numbers, self._rejects)
+        self.tally_record_read(self._pending_records)
+        self.record_counter_metric.increment(self._pending_records)
+        self._pending_records = 0
+        lines = self._lines
+        if lines:
+            lines.append("")  # so the join ends every row with a newline
+        payload = "\n".join(lines).encode("utf-8")
+        batch = Batch(self.plan, payload, self._line_numbers, self._rejects)
         self._lines, self._line_numbers, self._positions, self._rejects = [], [], {}, []
         if self._nul_removed:
             self.logger.warning(

@@ -26,7 +26,7 @@ import signal
 import sys
 import time
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from singer_sdk import typing as th
@@ -36,18 +36,19 @@ from singer_sdk.helpers.capabilities import (
     TARGET_BATCH_SIZE_ROWS_CONFIG,
     PluginCapabilities,
 )
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.target_base import Target
 
 from target_postgres_upsert import db
 from target_postgres_upsert.errors import (
     DatabaseError,
-    TargetStopped,
+    TargetError,
     TerminationRequested,
     redact,
 )
 from target_postgres_upsert.loader import Loader
-from target_postgres_upsert.reader import NumberedReader
+from target_postgres_upsert.reader import NumberedReader, RecordMessage, decode_json
 from target_postgres_upsert.settings import (
     DEFAULT_KEY_COLUMN_MAP,
     DEFAULT_MAX_BATCH_AGE_SECONDS,
@@ -59,6 +60,9 @@ from target_postgres_upsert.types import ColumnNaming, short_hash, table_name
 
 _STATE_ENCODER = msgspec.json.Encoder(decimal_format="number")
 EXIT_FAILURE = 1
+GIL_SWITCH_INTERVAL_SECONDS = 0.001
+AGE_CHECK_EVERY_RECORDS = 500  # the clock is read every so many records, not for each one
+_UNKNOWN: Any = object()
 EXIT_SIGNAL_BASE = 128  # shell convention: killed by signal N exits 128 + N
 
 
@@ -179,6 +183,9 @@ class TargetPostgresUpsert(Target):
         self._state_to_release: dict[str, Any] | None = None
         self._oldest_pending_at: float | None = None
         self._stopping = False
+        self._records_to_age_check = AGE_CHECK_EVERY_RECORDS
+        # stream -> its sink when records go straight to it (no stream map), else None.
+        self._plain_sinks: dict[str, Any] = {}
         self.reader.on_idle = self._check_age
 
     @classmethod
@@ -262,7 +269,10 @@ class TargetPostgresUpsert(Target):
 
     def _check_age(self) -> None:
         started = self._oldest_pending_at
-        if started is not None and time.monotonic() - started >= self.settings.max_batch_age_seconds:
+        if (
+            started is not None
+            and time.monotonic() - started >= self.settings.max_batch_age_seconds
+        ):
             self.logger.info(
                 "Records have waited %.0f s (max_batch_age_seconds); committing all streams",
                 time.monotonic() - started,
@@ -271,10 +281,18 @@ class TargetPostgresUpsert(Target):
 
     # --- messages -------------------------------------------------------------------------------
 
-    def _process_record_message(self, message_dict: dict[str, Any]) -> None:
-        stream_name = message_dict.get("stream")
-        record = message_dict.get("record")
-        if not isinstance(stream_name, str) or not isinstance(record, dict):
+    def _process_record_message(self, message: RecordMessage | dict[str, Any]) -> None:
+        if isinstance(message, dict):  # not from our reader: decode like it would
+            message = RecordMessage(
+                type="RECORD",
+                stream=message.get("stream"),
+                record=msgspec.Raw(_STATE_ENCODER.encode(message.get("record"))),
+                time_extracted=message.get("time_extracted"),
+                version=message.get("version"),
+            )
+        stream_name = message.stream
+        raw = message.record
+        if not isinstance(stream_name, str) or bytes(memoryview(raw)[:1]) != b"{":
             msg = "a RECORD message needs a 'stream' name and a 'record' object"
             raise InvalidInputLine(msg)
         stream_maps = self.mapper.stream_maps.get(stream_name)
@@ -283,18 +301,45 @@ class TargetPostgresUpsert(Target):
             raise RecordsWithoutSchemaException(msg)
         if self._oldest_pending_at is None:
             self._oldest_pending_at = time.monotonic()
+        sink = self._plain_sinks.get(stream_name, _UNKNOWN)
+        if sink is _UNKNOWN:
+            sink = self._plain_sinks[stream_name] = (
+                self._sinks_active[stream_name]
+                if self._plain_stream(stream_name, stream_maps)
+                else None
+            )
+        if sink is not None:
+            if sink.add_raw(raw, message.time_extracted, message.version):
+                self._flush_all()
+        else:
+            self._process_mapped_record(message, stream_maps)
+        self._records_to_age_check -= 1
+        if self._records_to_age_check <= 0:
+            self._records_to_age_check = AGE_CHECK_EVERY_RECORDS
+            self._check_age()
+
+    @staticmethod
+    def _plain_stream(stream_name: str, stream_maps: list[Any]) -> bool:
+        """True if no stream map or flattening changes this stream's records."""
+        if len(stream_maps) != 1:
+            return False
+        only = stream_maps[0]
+        return (
+            type(only) is SameRecordTransform
+            and only.stream_alias == stream_name
+            and not only.flattening_enabled
+        )
+
+    def _process_mapped_record(self, message: RecordMessage, stream_maps: list[Any]) -> None:
+        record = decode_json(message.record)
         several = len(stream_maps) > 1
         for stream_map in stream_maps:
             transformed = stream_map.transform(copy.copy(record) if several else record)
             if transformed is None:
                 continue  # filtered out by a stream map
-            sink = self._sinks_active[stream_map.stream_alias]
-            sink.tally_record_read()
-            sink.add_record(transformed, message_dict)
-            sink.record_counter_metric.increment()
-            if sink.is_full:
+            sink = cast("PostgresUpsertSink", self._sinks_active[stream_map.stream_alias])
+            if sink.add_record(transformed, message.time_extracted, message.version):
                 self._flush_all()
-        self._check_age()
 
     def _process_schema_message(self, message_dict: dict[str, Any]) -> None:
         stream_name = message_dict.get("stream")
@@ -315,6 +360,7 @@ class TargetPostgresUpsert(Target):
             if not self._has_pending():
                 self._release_state()
         super()._process_schema_message(message_dict)
+        self._plain_sinks.clear()
         for sink in self._sinks_to_clear:
             sink.clean_up()
         self._sinks_to_clear = []
@@ -381,7 +427,7 @@ class TargetPostgresUpsert(Target):
             try:
                 self._flush_all()
                 self.loader.close()
-            except TargetStopped as exc:
+            except TargetError as exc:
                 message = f"{message}; then {exc}"
         if isinstance(reason, TerminationRequested):
             self.logger.error("Stopped by signal %d; committed what came before", reason.signum)
@@ -401,6 +447,9 @@ class TargetPostgresUpsert(Target):
         """Run the target; known failures end with a one-line error and a non-zero exit."""
         super(Target, cls).invoke(about=about, about_format=about_format)
         cls.print_version(print_fn=cls.logger.info)
+        # The loader thread needs the GIL briefly after each statement; the busy main thread
+        # would otherwise keep it for up to 5 ms each time while PostgreSQL sits idle.
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_SECONDS)
         target = cls(
             config=config.config if config is not None else None,
             validate_config=True,
@@ -408,5 +457,5 @@ class TargetPostgresUpsert(Target):
         )
         try:
             target.listen(file_input)
-        except (TargetStopped, TerminationRequested) as exc:
+        except (TargetError, TerminationRequested) as exc:
             sys.exit(target.stop(exc))

@@ -109,7 +109,7 @@ def value_kinds(schema: Mapping[str, Any]) -> frozenset[ValueKind]:
         if name == "null":
             continue
         if name == "string":
-            kinds.add(_STRING_FORMATS.get(string_format, ValueKind.STRING))
+            kinds.add(_STRING_FORMATS.get(str(string_format), ValueKind.STRING))
         elif name in ValueKind.__members__.values():
             kinds.add(ValueKind(name))
     if not kinds and not branches:

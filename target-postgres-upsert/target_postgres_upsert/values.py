@@ -1,10 +1,9 @@
-"""Record values -> fields of a PostgreSQL ``COPY ... (FORMAT text)`` line, with cheap checks.
+"""One value -> one field of a PostgreSQL ``COPY ... (FORMAT text)`` line, with its check.
 
-This is the hot path: every value of every record passes through one converter. A converter
-checks the value against what the property's schema allows (type, and for date/time strings a
-parse) and returns its text, or raises ``InvalidValue`` with a reason for the rejects table.
-We do not run jsonschema per record (it is ~85% of an SDK target's time): these checks catch
-what would make PostgreSQL refuse a row, and the loader isolates anything they miss.
+A converter checks a value against what the property's schema allows (type, and for date/time
+strings a parse) and returns its text, or raises ``InvalidValueError`` with a reason for the rejects
+table. ``rows.py`` uses these per value only where its bulk checks cannot decide (and to find
+the reason when they fail); we do not run jsonschema per record (~85% of an SDK target's time).
 
 COPY text format: fields separated by tab, ``\\N`` for NULL, and backslash, tab, newline and
 carriage return written as ``\\\\``, ``\\t``, ``\\n``, ``\\r``. PostgreSQL text cannot hold NUL
@@ -17,7 +16,7 @@ from __future__ import annotations
 import datetime
 import decimal
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -35,10 +34,9 @@ REASON_VALUE_CHARS = 60  # how much of a refused value a reject reason quotes
 Converter = Callable[[Any], str]
 
 _JSON_ENCODER = msgspec.json.Encoder(decimal_format="number", enc_hook=str)
-_COPY_SPECIALS = ("\\", "\t", "\n", "\r", "\x00")
 
 
-class InvalidValue(ValueError):
+class InvalidValueError(ValueError):
     """A value the property's schema does not allow; ``reason`` goes to the rejects table."""
 
     def __init__(self, reason: str) -> None:
@@ -101,8 +99,7 @@ def json_text(value: Any) -> str:
 
 
 def _is_datetime(value: Any) -> bool:
-    # Python 3.11 also reads ISO week dates ("2024-W01-1"), which PostgreSQL refuses.
-    if type(value) is not str or "W" in value:
+    if type(value) is not str:
         return False
     try:
         datetime.datetime.fromisoformat(value)
@@ -112,7 +109,7 @@ def _is_datetime(value: Any) -> bool:
 
 
 def _is_date(value: Any) -> bool:
-    if type(value) is not str or "W" in value:
+    if type(value) is not str:
         return False
     try:
         datetime.date.fromisoformat(value)
@@ -138,7 +135,7 @@ def _is_integral(value: Any) -> bool:
     if kind is decimal.Decimal:
         return bool(value.is_finite() and value == value.to_integral_value())
     if kind is float:
-        return value.is_integer()
+        return bool(value.is_integer())
     return False
 
 
@@ -149,7 +146,7 @@ def _is_number(value: Any) -> bool:
     if kind is decimal.Decimal:
         return bool(value.is_finite())
     if kind is float:
-        return value == value and value not in (float("inf"), float("-inf"))  # noqa: PLR0124
+        return value == value and value not in (float("inf"), float("-inf"))
     return False
 
 
@@ -182,7 +179,7 @@ def _render_text(value: Any) -> str:
 def _render_bigint(value: Any) -> str:
     number = int(value)
     if not BIGINT_MIN <= number <= BIGINT_MAX:
-        raise InvalidValue(f"{_quote(value)} does not fit a bigint column")
+        raise InvalidValueError(f"{_quote(value)} does not fit a bigint column")
     return str(number)
 
 
@@ -209,41 +206,41 @@ _RENDERERS: dict[PgType | None, Converter] = {
 def _text_from_string(value: Any) -> str:
     if type(value) is str:
         return value
-    raise InvalidValue(f"expected a string, got {_quote(value)}")
+    raise InvalidValueError(f"expected a string, got {_quote(value)}")
 
 
 def _timestamptz_from_datetime(value: Any) -> str:
     if _is_datetime(value):
         return value  # type: ignore[no-any-return]
-    raise InvalidValue(f"expected an ISO-8601 date-time, got {_quote(value)}")
+    raise InvalidValueError(f"expected an ISO-8601 date-time, got {_quote(value)}")
 
 
 def _date_from_date(value: Any) -> str:
     if _is_date(value):
         return value  # type: ignore[no-any-return]
-    raise InvalidValue(f"expected an ISO-8601 date, got {_quote(value)}")
+    raise InvalidValueError(f"expected an ISO-8601 date, got {_quote(value)}")
 
 
 def _time_from_time(value: Any) -> str:
     if _is_time(value):
         return value  # type: ignore[no-any-return]
-    raise InvalidValue(f"expected an ISO-8601 time, got {_quote(value)}")
+    raise InvalidValueError(f"expected an ISO-8601 time, got {_quote(value)}")
 
 
 def _bigint_from_integer(value: Any) -> str:
     if type(value) is int:
         if BIGINT_MIN <= value <= BIGINT_MAX:
             return str(value)
-        raise InvalidValue(f"{_quote(value)} does not fit a bigint column")
+        raise InvalidValueError(f"{_quote(value)} does not fit a bigint column")
     if _is_integral(value):
         return _render_bigint(value)
-    raise InvalidValue(f"expected an integer, got {_quote(value)}")
+    raise InvalidValueError(f"expected an integer, got {_quote(value)}")
 
 
 def _numeric_from_number(value: Any) -> str:
     if _is_number(value):
         return str(value)
-    raise InvalidValue(f"expected a number, got {_quote(value)}")
+    raise InvalidValueError(f"expected a number, got {_quote(value)}")
 
 
 def _boolean_from_boolean(value: Any) -> str:
@@ -251,7 +248,7 @@ def _boolean_from_boolean(value: Any) -> str:
         return "t"
     if value is False:
         return "f"
-    raise InvalidValue(f"expected true or false, got {_quote(value)}")
+    raise InvalidValueError(f"expected true or false, got {_quote(value)}")
 
 
 _FAST_CONVERTERS: dict[tuple[frozenset[ValueKind], PgType | None], Converter] = {
@@ -286,7 +283,7 @@ def make_converter(kinds: frozenset[ValueKind], column_type: PgType | None) -> C
         for check in checks:
             if check(value):
                 return render(value)
-        raise InvalidValue(f"expected {expected}, got {_quote(value)}")
+        raise InvalidValueError(f"expected {expected}, got {_quote(value)}")
 
     return convert
 
@@ -294,79 +291,3 @@ def make_converter(kinds: frozenset[ValueKind], column_type: PgType | None) -> C
 def check_datetime(value: Any) -> bool:
     """True if ``value`` is an ISO-8601 date-time string PostgreSQL will read as timestamptz."""
     return _is_datetime(value)
-
-
-class RowFormatter:
-    """Turns records into COPY lines for a fixed list of (property, converter) columns."""
-
-    def __init__(self, columns: Sequence[tuple[str, Converter]], key_positions: Collection[int]):
-        """Format the given properties, in order; ``key_positions`` index the key columns."""
-        self._columns = tuple(columns)
-        self._key_positions = tuple(key_positions)
-        self._properties = tuple(prop for prop, _ in columns)
-
-    @property
-    def properties(self) -> tuple[str, ...]:
-        """The properties, in column order."""
-        return self._properties
-
-    def fields(self, record: dict[str, Any]) -> tuple[list[str], int]:
-        """The unescaped field texts of ``record`` and how many of them are ``NULL``.
-
-        Raises:
-            InvalidValue: a value its property's schema does not allow (reason names it).
-        """
-        fields: list[str] = []
-        append = fields.append
-        nulls = 0
-        prop = ""
-        try:
-            for prop, convert in self._columns:
-                value = record.get(prop)
-                if value is None:
-                    append(NULL)
-                    nulls += 1
-                else:
-                    append(convert(value))
-        except InvalidValue as exc:
-            raise InvalidValue(f"property {prop!r}: {exc.reason}") from None
-        return fields, nulls
-
-    def key(self, fields: Sequence[str]) -> Any:
-        """The deduplication key of a formatted row: the key fields as PostgreSQL will see them."""
-        positions = self._key_positions
-        if len(positions) == 1:
-            return fields[positions[0]]
-        return tuple(fields[i] for i in positions)
-
-    def missing_key(self, fields: Sequence[str]) -> str | None:
-        """The first key property whose value is null or absent, if any."""
-        for i in self._key_positions:
-            if fields[i] is NULL:
-                return self._properties[i]
-        return None
-
-
-def copy_line(fields: list[str], nulls: int) -> tuple[str, int]:
-    """Join formatted fields (``nulls`` of them ``NULL``) into one COPY line.
-
-    Returns the line and how many NUL characters were removed. Most lines need no escaping: a
-    few scans of the joined line prove it (every backslash belongs to a NULL marker, every tab is
-    a separator), which is far cheaper than escaping each field.
-    """
-    line = "\t".join(fields)
-    if (
-        line.count("\\") == nulls
-        and line.count("\t") == len(fields) - 1
-        and "\n" not in line
-        and "\r" not in line
-        and "\x00" not in line
-    ):
-        return line, 0
-    removed = sum(field.count("\x00") for field in fields if field is not NULL)
-    escaped = [
-        field if field is NULL or not any(c in field for c in _COPY_SPECIALS)
-        else escape_copy_text(field)
-        for field in fields
-    ]
-    return "\t".join(escaped), removed
