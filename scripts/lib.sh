@@ -2,6 +2,13 @@
 
 say() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 
+# pip, quiet, without the warnings some machines print about unreachable local indexes.
+pip_quiet() {
+  local python="$1"; shift
+  "$python" -m pip install -q "$@" 2>&1 | grep -v 'is ignored: it is neither a file nor a directory' >&2
+  return "${PIPESTATUS[0]}"
+}
+
 # A Python 3.11 or newer, or a clear message.
 find_python() {
   for candidate in python3.13 python3.12 python3.11 python3; do
@@ -30,13 +37,13 @@ ensure_venv() {
         say "cannot create a virtualenv: install python3-venv (sudo apt-get install python3-venv)"; return 1
       fi
     fi
-    "$dir/bin/python" -m pip install -q --upgrade pip >&2
+    pip_quiet "$dir/bin/python" --upgrade pip
   fi
   stamp="$dir/.installed"
   want="$(cat "$requirements" tap-salesforce-bulk/pyproject.toml target-postgres-upsert/pyproject.toml | sha256sum | cut -c1-16)"
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     say "installing $requirements into $dir"
-    "$dir/bin/python" -m pip install -q -r "$requirements" >&2
+    pip_quiet "$dir/bin/python" -r "$requirements"
     echo "$want" > "$stamp"
   fi
 }
@@ -49,7 +56,7 @@ ensure_meltano() {
     say "installing meltano $MELTANO_VERSION into $dir"
     mkdir -p .tools
     "$(find_python)" -m venv "$dir"
-    "$dir/bin/python" -m pip install -q --upgrade pip >&2
-    "$dir/bin/python" -m pip install -q "meltano==$MELTANO_VERSION" >&2
+    pip_quiet "$dir/bin/python" --upgrade pip
+    pip_quiet "$dir/bin/python" "meltano==$MELTANO_VERSION"
   fi
 }

@@ -302,10 +302,9 @@ class SObjectStream(Stream):
         if bookmark is not None and self.replication_key:
             changes["replication_key"] = self.replication_key
             changes["replication_key_value"] = bookmark
-        state = self.stream_state
-        state.update(changes)
-        if job is None:
-            state.pop(JOB_STATE_KEY, None)
+        # A finished job is written as null, not removed: Meltano deep-merges the STATE messages
+        # of a run into the stored state, so a removed key would keep its old value there.
+        self.stream_state.update(changes)
         self._tap.state_writer.write_state(self.tap_state)
 
     def sample_records(self, limit: int) -> Iterator[dict[str, Any]]:
