@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from singer_sdk import Stream
 from singer_sdk.helpers._util import utc_now
-from singer_sdk.singerlib import RecordMessage
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.singerlib import RecordMessage
 
 from tap_salesforce_bulk.bookmarks import bookmark_after_job, plan_windows, starting_point
 from tap_salesforce_bulk.bulk import JobInfo, Operation
