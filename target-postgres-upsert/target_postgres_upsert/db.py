@@ -126,13 +126,22 @@ class ConnectionSettings:
 
 
 def connect(settings: ConnectionSettings) -> psycopg2.extensions.connection:
-    """Open a connection in UTC, so naive timestamps mean UTC whatever the server default."""
-    conn = psycopg2.connect(
-        settings.database_url or "",
-        application_name=APPLICATION_NAME,
-        connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        **settings.params,
-    )
+    """Open a connection in UTC, so naive timestamps mean UTC whatever the server default.
+
+    ``application_name`` defaults to ``target-postgres-upsert`` unless the URL or the settings
+    name one (handy to find the session in ``pg_stat_activity``).
+    """
+    url = settings.database_url or ""
+    params = dict(settings.params)
+    named = "application_name" in params
+    if url and not named:
+        try:
+            named = "application_name" in psycopg2.extensions.parse_dsn(url)
+        except psycopg2.ProgrammingError:
+            named = False  # psycopg2.connect reports the bad URL below
+    if not named:
+        params["application_name"] = APPLICATION_NAME
+    conn = psycopg2.connect(url, connect_timeout=CONNECT_TIMEOUT_SECONDS, **params)
     conn.set_client_encoding("UTF8")
     with conn.cursor() as cur:
         cur.execute("SET TIME ZONE 'UTC'")

@@ -44,12 +44,18 @@ _Bigint = Annotated[int, msgspec.Meta(ge=BIGINT_MIN, le=BIGINT_MAX)]
 GroupResult = tuple[list[str], int]  # field texts, NUL characters removed
 
 
-def _reason(exc: msgspec.ValidationError) -> str:
+def _reason(exc: msgspec.ValidationError, names: dict[str, str]) -> str:
     """msgspec's "Expected `int | null`, got `str` - at `$.NPI__c`" as "property 'NPI__c': ..."."""
     message, marker, path = str(exc).rpartition(" - at `$.")
     if not marker:
         return str(exc)
-    return f"property {path[:-1]!r}: {message[0].lower()}{message[1:]}".replace("`", "")
+    prop = names.get(path[:-1], path[:-1])
+    return f"property {prop!r}: {message[0].lower()}{message[1:]}".replace("`", "")
+
+
+def _needs_alias(name: str) -> bool:
+    # msgspec refuses these characters in a field's JSON name.
+    return "\\" in name or '"' in name or any(ord(c) < 0x20 for c in name)
 
 
 @dataclass(frozen=True)
@@ -171,7 +177,17 @@ class RowFormatter:
         extras = [p for p in extra_properties if p not in kinds]
         struct_props = [*self._properties, *extras]
         self._extra_positions = tuple(struct_props.index(p) for p in extra_properties)
-        rename = {f"f{i}": prop for i, prop in enumerate(struct_props)}
+        # Properties msgspec cannot name get an alias; their records are decoded to a dict first
+        # and renamed (slower, but only for streams with such names).
+        self._aliases: dict[str, str] = {}
+        for prop in struct_props:
+            if _needs_alias(prop):
+                alias = f"_alias{len(self._aliases)}"
+                while alias in struct_props:
+                    alias += "_"
+                self._aliases[prop] = alias
+        self._names = {alias: prop for prop, alias in self._aliases.items()}
+        rename = {f"f{i}": self._aliases.get(p, p) for i, p in enumerate(struct_props)}
 
         def struct(name: str, convert: bool) -> type[msgspec.Struct]:
             fields: list[tuple[str, Any, Any]] = []
@@ -201,10 +217,13 @@ class RowFormatter:
         Raises:
             InvalidValueError: a value of a JSON type its property does not allow.
         """
+        if self._aliases:
+            record = _DECODER.decode(raw)
+            return self.convert(record)
         try:
             return msgspec.structs.astuple(self._decoder.decode(raw))
         except msgspec.ValidationError as exc:
-            raise InvalidValueError(_reason(exc)) from None
+            raise InvalidValueError(_reason(exc, self._names)) from None
 
     def convert(self, record: dict[str, Any]) -> tuple[Any, ...]:
         """The values of a record given as a dict (after stream maps).
@@ -212,10 +231,13 @@ class RowFormatter:
         Raises:
             InvalidValueError: a value of a type its property does not allow.
         """
+        if self._aliases:
+            aliases = self._aliases
+            record = {aliases.get(k, k): v for k, v in record.items()}
         try:
             return msgspec.structs.astuple(msgspec.convert(record, self._convert_type))
         except msgspec.ValidationError as exc:
-            raise InvalidValueError(_reason(exc)) from None
+            raise InvalidValueError(_reason(exc, self._names)) from None
 
     def extras(self, values: tuple[Any, ...]) -> list[Any]:
         """The values of ``extra_properties`` (Python values; ``Raw`` JSON decoded)."""
