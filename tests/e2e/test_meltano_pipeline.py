@@ -1,0 +1,115 @@
+"""The real ``meltano run`` over the emulator and PostgreSQL: full, incremental, full refresh."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import psycopg2
+import pytest
+from psycopg2 import sql
+
+from tests.e2e.conftest import MeltanoProject
+from tests.fake_salesforce import FakeSalesforce
+
+PIPELINE = ("tap-salesforce-bulk", "target-postgres-upsert")
+STATE_ID = "ci:tap-salesforce-bulk-to-target-postgres-upsert"
+
+
+@pytest.fixture
+def salesforce(make_fake_salesforce: object) -> FakeSalesforce:
+    return make_fake_salesforce(contacts=5_000, accounts=100, seed=11)  # type: ignore[operator, no-any-return]
+
+
+@pytest.fixture
+def settings(salesforce: FakeSalesforce, database_url: str, pg_schema: str) -> dict[str, str]:
+    creds = salesforce.credentials
+    return {
+        "TAP_SALESFORCE_BULK_AUTH_FLOW": "jwt",
+        "TAP_SALESFORCE_BULK_LOGIN_URL": salesforce.url,
+        "TAP_SALESFORCE_BULK_CLIENT_ID": creds.client_id,
+        "TAP_SALESFORCE_BULK_USERNAME": creds.username,
+        "TAP_SALESFORCE_BULK_PRIVATE_KEY": creds.private_key_pem,
+        "TAP_SALESFORCE_BULK_LAG_SECONDS": "0",
+        "TAP_SALESFORCE_BULK_PAGE_SIZE": "1000",
+        "TARGET_POSTGRES_UPSERT_DATABASE_URL": database_url,
+        "TARGET_POSTGRES_UPSERT_DEFAULT_TARGET_SCHEMA": pg_schema,
+    }
+
+
+@pytest.fixture
+def clean_state(meltano_project: MeltanoProject) -> Iterator[None]:
+    meltano_project.run("state", "clear", "--force", STATE_ID, check=False)
+    yield
+    meltano_project.run("state", "clear", "--force", STATE_ID, check=False)
+
+
+def rows(conn: psycopg2.extensions.connection, schema: str) -> dict[str, str | None]:
+    with conn.cursor() as cur:
+        cur.execute(
+            sql.SQL("SELECT salesforce_id, title FROM {}.contact").format(sql.Identifier(schema))
+        )
+        return dict(cur.fetchall())
+
+
+@pytest.mark.e2e
+@pytest.mark.usefixtures("clean_state")
+def test_meltano_full_then_incremental_then_full_refresh(
+    meltano_project: MeltanoProject,
+    salesforce: FakeSalesforce,
+    settings: dict[str, str],
+    pg_conn: psycopg2.extensions.connection,
+    pg_schema: str,
+) -> None:
+    truth = {row["Id"]: row["Title"] for row in salesforce.truth("Contact")}
+
+    meltano_project.run("run", *PIPELINE, env=settings)
+    assert rows(pg_conn, pg_schema) == truth
+    assert salesforce.counters["rows_served"] == len(truth)
+
+    changed = salesforce.update_records(
+        "Contact", count=40, fields={"Title": "Changed in Salesforce"}
+    )
+    salesforce.reset_counters()
+    meltano_project.run("run", *PIPELINE, env=settings)
+    (soql,) = salesforce.counters["queries"]
+    assert "WHERE SystemModstamp >= " in soql
+    assert salesforce.counters["rows_served"] < 100, "the second run reads only what changed"
+    loaded = rows(pg_conn, pg_schema)
+    assert all(loaded[i] == "Changed in Salesforce" for i in changed)
+    assert len(loaded) == len(truth)
+
+    state = json.loads(meltano_project.run("state", "get", STATE_ID).stdout)
+    contact = state["singer_state"]["bookmarks"]["Contact"]
+    assert contact["replication_key"] == "SystemModstamp"
+    assert contact["replication_key_value"].endswith("Z")
+    assert contact.get("bulk_job") is None
+
+    salesforce.reset_counters()
+    meltano_project.run("run", "--full-refresh", *PIPELINE, env=settings)
+    assert salesforce.counters["rows_served"] == len(truth)
+    assert "WHERE" not in salesforce.counters["queries"][0]
+
+
+@pytest.mark.e2e
+def test_meltano_config_test_passes_and_fails_clearly(
+    meltano_project: MeltanoProject, settings: dict[str, str], salesforce: FakeSalesforce
+) -> None:
+    ok = meltano_project.run("config", "test", "tap-salesforce-bulk", env=settings)
+    assert "Plugin configuration is valid" in ok.stdout
+    bad_key = salesforce.credentials.private_key_pem.replace("A", "B", 5)
+    bad = meltano_project.run(
+        "config",
+        "test",
+        "tap-salesforce-bulk",
+        env={
+            **settings,
+            "TAP_SALESFORCE_BULK_USERNAME": "nobody@example.org",
+            "TAP_SALESFORCE_BULK_PRIVATE_KEY": bad_key,
+        },
+        check=False,
+    )
+    assert bad.returncode != 0
+    output = bad.stdout + bad.stderr
+    assert "refused the jwt login" in output or "private_key" in output
+    assert bad_key.splitlines()[1] not in output
