@@ -183,6 +183,7 @@ class TargetPostgresUpsert(Target):
         self._state_to_release: dict[str, Any] | None = None
         self._oldest_pending_at: float | None = None
         self._stopping = False
+        self._connected = False
         self._records_to_age_check = AGE_CHECK_EVERY_RECORDS
         # stream -> its sink when records go straight to it (no stream map), else None.
         self._plain_sinks: dict[str, Any] = {}
@@ -359,6 +360,11 @@ class TargetPostgresUpsert(Target):
                     self.drain_one(sink)
             if not self._has_pending():
                 self._release_state()
+        if not self._connected:
+            # Connect before the SDK sets up a sink, so a connection error is our one-line
+            # error rather than an SDK "Error initializing target sink" plus ours.
+            self.loader.call(lambda _db: None)
+            self._connected = True
         super()._process_schema_message(message_dict)
         self._plain_sinks.clear()
         for sink in self._sinks_to_clear:

@@ -119,6 +119,7 @@ def start_target(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env={**os.environ, **(env or {})},
+        bufsize=0,  # unbuffered: select() on stdout then tells whether a line is waiting
     )
 
 
