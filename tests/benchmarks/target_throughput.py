@@ -68,10 +68,37 @@ INTEGER_FIELDS = [
 ]  # fmt: skip
 NUMBER_FIELDS = ["Revenue__c", "Discount__c", "Latitude__c", "Longitude__c", "Balance__c"]
 NULL_FIELDS = ["Jigsaw", "JigsawContactId", "MasterRecordId", "PhotoUrl"]
-WORDS = (
-    "alpha beta gamma delta echo foxtrot golf hotel india juliet kilo lima mike november oscar "
-    "papa quebec romeo sierra tango uniform victor whiskey xray yankee zulu Zürich Ærø café"
-).split()
+WORDS = [
+    "alpha",
+    "beta",
+    "gamma",
+    "delta",
+    "echo",
+    "foxtrot",
+    "golf",
+    "hotel",
+    "india",
+    "juliet",
+    "kilo",
+    "lima",
+    "mike",
+    "november",
+    "oscar",
+    "papa",
+    "quebec",
+    "romeo",
+    "sierra",
+    "tango",
+    "uniform",
+    "victor",
+    "whiskey",
+    "xray",
+    "yankee",
+    "zulu",
+    "Zürich",
+    "Ærø",
+    "café",
+]
 
 
 def contact_schema() -> dict[str, Any]:
@@ -202,10 +229,10 @@ def copy_batches(stream: Path, columns: list[str]) -> list[bytes]:
 
 
 def _column_defs(columns: list[str]) -> sql.Composed:
-    types = {f: "timestamptz" for f in DATETIME_FIELDS}
-    types.update({f: "boolean" for f in BOOLEAN_FIELDS})
-    types.update({f: "bigint" for f in INTEGER_FIELDS})
-    types.update({f: "numeric" for f in NUMBER_FIELDS})
+    types = dict.fromkeys(DATETIME_FIELDS, "timestamptz")
+    types.update(dict.fromkeys(BOOLEAN_FIELDS, "boolean"))
+    types.update(dict.fromkeys(INTEGER_FIELDS, "bigint"))
+    types.update(dict.fromkeys(NUMBER_FIELDS, "numeric"))
     return sql.SQL(", ").join(
         sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(types.get(c, "text"))) for c in columns
     )
@@ -312,7 +339,7 @@ def _rate(records: int, seconds: float) -> str:
     return f"{records / seconds:>10,.0f}"
 
 
-def main() -> None:  # noqa: PLR0915 - a linear script
+def main() -> None:
     """Parse flags, run every measurement, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=DEFAULT_RECORDS)
