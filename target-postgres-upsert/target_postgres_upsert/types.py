@@ -84,38 +84,42 @@ def value_kinds(schema: Mapping[str, Any]) -> frozenset[ValueKind]:
     """The JSON values one property's schema allows (``null`` is always allowed and not listed).
 
     ``anyOf`` / ``oneOf`` / ``allOf`` branches are unioned: the column must hold whichever branch
-    a record uses. An empty result (``ANY_VALUE``) means "any JSON value".
+    a record uses. An empty result (``ANY_VALUE``) means "any JSON value"; a property that only
+    allows null gets ``{STRING}`` (any column type would do; text is the least surprising).
     """
+    kinds = _kinds(schema)
+    if kinds is None:
+        return ANY_VALUE
+    return frozenset(kinds) if kinds else frozenset({ValueKind.STRING})
+
+
+def _kinds(schema: Mapping[str, Any]) -> set[ValueKind] | None:
+    """The kinds a schema allows besides null; None for any value, empty for null only."""
     kinds: set[ValueKind] = set()
     branches = [b for key in ("anyOf", "oneOf", "allOf") for b in schema.get(key) or ()]
     for branch in branches:
-        if not isinstance(branch, Mapping):
-            continue
-        branch_kinds = value_kinds(branch)
-        if not branch_kinds:
-            return ANY_VALUE
+        branch_kinds = _kinds(branch) if isinstance(branch, Mapping) else None
+        if branch_kinds is None:
+            return None
         kinds |= branch_kinds
     declared = schema.get("type")
-    if declared is None and not branches:
+    if declared is None:
+        if branches:
+            return kinds
         if "properties" in schema:
             declared = "object"
         elif "items" in schema:
             declared = "array"
         else:
-            return ANY_VALUE
+            return None
     names = [declared] if isinstance(declared, str) else list(declared or ())
     string_format = schema.get("format")
     for name in names:
-        if name == "null":
-            continue
         if name == "string":
             kinds.add(_STRING_FORMATS.get(str(string_format), ValueKind.STRING))
-        elif name in ValueKind.__members__.values():
+        elif name != "null" and name in ValueKind.__members__.values():
             kinds.add(ValueKind(name))
-    if not kinds and not branches:
-        # Only "null" was declared: any column type holds it; text is the least surprising.
-        return frozenset({ValueKind.STRING})
-    return frozenset(kinds)
+    return kinds
 
 
 def widen(first: PgType, second: PgType) -> PgType:
