@@ -70,9 +70,19 @@ class ColumnSpec:
 def _strings(part: tuple[Any, ...]) -> GroupResult:
     joined = "".join(filter(None, part))
     if "\\" in joined or "\t" in joined or "\n" in joined or "\r" in joined or "\x00" in joined:
-        texts = [NULL if v is None else escape_copy_text(v) for v in part]
-        return texts, joined.count("\x00")
+        return _escaped_strings(part, joined)
     return [NULL if v is None else v for v in part], 0
+
+
+def _escaped_strings(part: tuple[Any, ...], joined: str) -> GroupResult:
+    removed = joined.count("\x00")
+    if "\t" in joined:  # rare: escape value by value
+        return [NULL if v is None else escape_copy_text(v) for v in part], removed
+    # Escape the group in one go (tab-joined, so it can be split back) instead of per value.
+    line = "\t".join(["" if v is None else v for v in part])
+    line = line.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    texts = line.replace("\x00", "").split("\t")
+    return [NULL if v is None else t for v, t in zip(part, texts, strict=True)], removed
 
 
 def _parsed_by(parse: Callable[[str], object]) -> Callable[[tuple[Any, ...]], GroupResult | None]:

@@ -93,6 +93,9 @@ class PostgresUpsertSink(BatchSink):
         # handed to the SDK's tallies once per batch, which is cheaper than per record.
         self._pending_records = 0
         self._max_records = self.max_size
+        self._keyed = bool(self.key_properties)
+        self._reader = target.reader
+        self._extracted_ok: Any = None  # the last time_extracted that parsed (taps repeat it)
 
     @property
     def current_size(self) -> int:
@@ -232,7 +235,7 @@ class PostgresUpsertSink(BatchSink):
         except InvalidValueError as exc:
             self._invalid(exc.reason)
             return
-        missing = formatter.missing_key(fields) if self.key_properties else None
+        missing = formatter.missing_key(fields) if self._keyed else None
         if missing is not None:
             self._invalid(f"key property {missing!r} is missing or null", missing_key=True)
             return
@@ -246,11 +249,14 @@ class PostgresUpsertSink(BatchSink):
         if second != self._clock_second:
             self._clock_second = second
             self._clock_iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
-        if extracted is not None and not check_datetime(extracted):
-            if not self._bad_time_extracted_logged:
-                self.logger.warning("Ignoring time_extracted %r: not a date-time", extracted)
-                self._bad_time_extracted_logged = True
-            extracted = None
+        if extracted is not None and extracted != self._extracted_ok:
+            if check_datetime(extracted):
+                self._extracted_ok = extracted
+            else:
+                if not self._bad_time_extracted_logged:
+                    self.logger.warning("Ignoring time_extracted %r: not a date-time", extracted)
+                    self._bad_time_extracted_logged = True
+                extracted = None
         if deleted_at is None and is_deleted is True:
             deleted_at = extracted or self._clock_iso
         version_text = str(version) if type(version) is int else NULL
@@ -267,9 +273,9 @@ class PostgresUpsertSink(BatchSink):
         line = "\t".join(fields)
         if removed:
             self._nul_removed += removed
-        line_number = self._host.line_number
+        line_number = self._reader.line_number
 
-        if self.key_properties:
+        if self._keyed:
             key = formatter.key(fields)
             position = self._positions.get(key)
             if position is not None:
@@ -283,11 +289,11 @@ class PostgresUpsertSink(BatchSink):
         self._line_numbers.append(line_number)
 
     def _invalid(self, reason: str, *, missing_key: bool = False) -> None:
-        line_number = self._host.line_number
+        line_number = self._reader.line_number
         if self._policy is InvalidRecordPolicy.FAIL:
             error = MissingKeyError if missing_key else InvalidRecordError
             raise error(self.stream_name, line_number, reason)
-        self._rejects.append(Reject(self.stream_name, line_number, reason, self._host.current_line))
+        self._rejects.append(Reject(self.stream_name, line_number, reason, self._reader.current_line))
         self._rejected_total += 1
         if self._rejected_total <= REJECT_LOG_LIMIT:
             self.logger.warning(
