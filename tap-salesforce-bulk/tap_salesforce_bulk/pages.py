@@ -72,6 +72,32 @@ class PageHeaders:
         )
 
 
+class ResponseBody(io.RawIOBase):
+    """A streamed response body as a raw binary stream (bytes as sent, gzip not undone).
+
+    urllib3's response closes itself at the end of the body, and ``io.BufferedReader`` then
+    raises on the next read instead of seeing end-of-file; this adapter reports 0 bytes instead.
+    A body that breaks off still raises (urllib3's ProtocolError), so truncation is never EOF.
+    """
+
+    def __init__(self, response: requests.Response) -> None:
+        super().__init__()
+        self._raw = response.raw
+        self._raw.decode_content = False
+
+    def readable(self) -> bool:
+        """Always: this is an input stream."""
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` with what the socket has (at least one byte, or 0 at the end)."""
+        if self._raw.closed:
+            return 0
+        data = self._raw.read1(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
 def text_stream(binary: IO[bytes], *, gzipped: bool) -> io.TextIOWrapper:
     """Decoded UTF-8 text over a (possibly gzip) byte stream; Salesforce sends no charset."""
     source = cast(io.RawIOBase, gzip.GzipFile(fileobj=binary, mode="rb") if gzipped else binary)
@@ -109,8 +135,7 @@ class ResultPage:
             return headers, body, body.close
         response = self._bulk.open_results(self._job_id, self.locator, self._max_records)
         headers = PageHeaders.from_response(self.locator, response)
-        response.raw.decode_content = False  # gzip is undone by text_stream, once
-        return headers, cast(IO[bytes], response.raw), response.close
+        return headers, cast(IO[bytes], ResponseBody(response)), response.close
 
     def rows(self) -> Iterator[tuple[list[str], list[str]]]:
         """Yield ``(header, row)`` pairs, re-fetching the page after a break without repeats."""
@@ -184,8 +209,7 @@ class _Spooled:
         self.headers = PageHeaders.from_response(locator, response)
         self.file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - closed by the reader
         try:
-            response.raw.decode_content = False
-            shutil.copyfileobj(response.raw, self.file, SPOOL_CHUNK_BYTES)
+            shutil.copyfileobj(ResponseBody(response), self.file, SPOOL_CHUNK_BYTES)
         finally:
             response.close()
         self.file.seek(0)

@@ -154,3 +154,16 @@ def test_every_login_flow_syncs(make_fake_salesforce: object, flow: str) -> None
         "password": "password",
     }.get(flow, flow)
     assert sf.counters["auth_calls"] == {grant: 1}
+
+
+@pytest.mark.parametrize("downloads", [1, 3], ids=["streamed", "prefetched"])
+@pytest.mark.parametrize("gzip", [False, True], ids=["plain", "gzip"])
+def test_multi_megabyte_pages_are_read_to_their_last_row(
+    make_fake_salesforce: object, downloads: int, gzip: bool
+) -> None:
+    sf = make_fake_salesforce(contacts=6_000, accounts=10, gzip=gzip)  # type: ignore[operator]
+    run = run_tap(tap_config(sf, page_size=2_500, max_parallel_downloads=downloads))
+    assert sf.counters["pages_served"] == 3
+    if not gzip:
+        assert sf.counters["bytes_served"] > 6_000_000, "pages larger than any read buffer"
+    assert len(run.records("Contact")) == len(list(sf.truth("Contact")))
