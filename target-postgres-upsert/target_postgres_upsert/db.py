@@ -35,9 +35,10 @@ LOGGER = logging.getLogger(__name__)
 
 APPLICATION_NAME = "target-postgres-upsert"
 CONNECT_TIMEOUT_SECONDS = 30
-# psycopg2 reads the COPY source in pieces of this size. Large pieces matter: each read needs the
-# GIL, which the busy main thread hands over only every few milliseconds.
-COPY_CHUNK_BYTES = 16 << 20
+# psycopg2 reads the COPY source in pieces of this size. One piece per batch is best: each read
+# needs the GIL (which the busy main thread hands over only now and then), and a read of a whole
+# bytes object returns it without a copy. libpq sends it in pieces of its own.
+COPY_CHUNK_BYTES = 1 << 30
 TEMP_BUFFERS = "128MB"  # a 10k-row stage of wide rows fits in memory instead of spilling
 REJECTS_TABLE = "_sdc_rejected_records"
 STAGE_TABLE = "_sdc_stage"

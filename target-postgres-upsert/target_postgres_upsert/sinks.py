@@ -293,7 +293,9 @@ class PostgresUpsertSink(BatchSink):
         if self._policy is InvalidRecordPolicy.FAIL:
             error = MissingKeyError if missing_key else InvalidRecordError
             raise error(self.stream_name, line_number, reason)
-        self._rejects.append(Reject(self.stream_name, line_number, reason, self._reader.current_line))
+        self._rejects.append(
+            Reject(self.stream_name, line_number, reason, self._reader.current_line)
+        )
         self._rejected_total += 1
         if self._rejected_total <= REJECT_LOG_LIMIT:
             self.logger.warning(

@@ -60,6 +60,7 @@ from target_postgres_upsert.types import ColumnNaming, short_hash, table_name
 
 _STATE_ENCODER = msgspec.json.Encoder(decimal_format="number")
 EXIT_FAILURE = 1
+BATCH_SIZE_ROWS_DEFAULT = 10_000  # the SDK's Sink.MAX_SIZE_DEFAULT, stated in --about
 GIL_SWITCH_INTERVAL_SECONDS = 0.001
 AGE_CHECK_EVERY_RECORDS = 500  # the clock is read every so many records, not for each one
 _UNKNOWN: Any = object()
@@ -111,6 +112,15 @@ class TargetPostgresUpsert(Target):
             description="Schema the tables (and _sdc_rejected_records) go in; created if missing.",
         ),
         th.Property(
+            "batch_size_rows",
+            th.IntegerType,
+            default=BATCH_SIZE_ROWS_DEFAULT,
+            description=(
+                "Records per batch (one COPY + merge + commit). The SDK's setting; reaching it"
+                " in any stream commits every stream and releases the latest STATE."
+            ),
+        ),
+        th.Property(
             "max_batch_age_seconds",
             th.NumberType,
             default=DEFAULT_MAX_BATCH_AGE_SECONDS,
@@ -153,8 +163,8 @@ class TargetPostgresUpsert(Target):
             default=True,
             description=(
                 "Add _sdc_extracted_at, _sdc_received_at, _sdc_batched_at, _sdc_sequence and"
-                " _sdc_sync_started_at columns (_sdc_deleted_at and _sdc_table_version are"
-                " always kept for deletes and versions)."
+                " _sdc_sync_started_at columns. _sdc_table_version, and _sdc_deleted_at unless"
+                " hard_delete, are kept either way: deletes and ACTIVATE_VERSION need them."
             ),
         ),
         th.Property(

@@ -279,3 +279,31 @@ def test_a_second_run_of_the_same_input_converges(run: Run, db: Db) -> None:
     first: list[dict[str, Any]] = db.rows("contact", order_by="salesforce_id")
     _ok(run(singer_file("contact_initial.jsonl")))
     assert db.rows("contact", order_by="salesforce_id") == first
+
+
+def test_stream_maps_and_flattening_apply_before_loading(run: Run, db: Db) -> None:
+    messages = jsonl(
+        schema_message(
+            "Thing",
+            {
+                "id": {"type": "integer"},
+                "name": {"type": "string"},
+                "dims": {"type": "object", "properties": {"w": {"type": "integer"}}},
+            },
+            ["id"],
+        ),
+        record("Thing", {"id": 1, "name": "a", "dims": {"w": 3}}),
+        record("Thing", {"id": 2, "name": "b", "dims": {"w": 4}}),
+        record("Thing", {"id": 3, "name": "drop me", "dims": {"w": 5}}),
+    )
+    stream_maps = {
+        "Thing": {
+            "__alias__": "renamed",
+            "__filter__": "name != 'drop me'",
+            "name_upper": "name.upper()",
+        }
+    }
+    _ok(run(messages, stream_maps=stream_maps, flattening_enabled=True, flattening_max_depth=1))
+    rows = db.rows("renamed", order_by="id")
+    assert [(r["id"], r["name_upper"], r["dims__w"]) for r in rows] == [(1, "A", 3), (2, "B", 4)]
+    assert "thing" not in db.tables()
