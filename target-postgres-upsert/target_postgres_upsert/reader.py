@@ -54,6 +54,10 @@ def decode_json(data: Any) -> Any:
     return _DECODER.decode(data)
 
 
+def _unknown(kind: Any) -> str:
+    return "message has no 'type'" if kind is None else f"unknown message type {kind!r}"
+
+
 def _shorten(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= MAX_PROBLEM_CHARS else text[: MAX_PROBLEM_CHARS - 3] + "..."
@@ -92,25 +96,20 @@ class NumberedReader(GenericSingerReader[str]):
             raise InputLineError(self.line_number, "not a JSON object")
         return message
 
-    def _decode(self, line: str | bytes) -> RecordMessage | dict[str, Any]:
-        """A RECORD as a ``RecordMessage`` (its record still bytes), anything else as a dict."""
-        try:
-            envelope = _ENVELOPE.decode(line)
-        except msgspec.ValidationError:
-            raise InputLineError(self.line_number, "not a JSON object") from None
-        except msgspec.DecodeError as exc:
-            raise InputLineError(self.line_number, f"not valid JSON ({exc})") from None
-        if envelope.type == "RECORD":
-            return envelope
-        return self.deserialize_json(line)  # type: ignore[arg-type]
-
     def process_lines(
         self,
         file_input: IO[str] | None,
         callbacks: dict[str, Callable[[Any], None]],
     ) -> Counter[str]:
-        """Dispatch each message to its callback; count messages by type."""
+        """Dispatch each message to its callback; count messages by type.
+
+        RECORD lines are decoded as a ``RecordMessage`` whose ``record`` stays JSON bytes for the
+        sink's typed decoder; every other message is decoded to a dict, as the SDK does.
+        """
         stats: Counter[str] = Counter()
+        records = 0
+        on_record = callbacks.get("RECORD")
+        decode_envelope = _ENVELOPE.decode
         for lines in self._chunks(file_input):
             if lines is None:
                 if self.on_idle is not None:
@@ -121,23 +120,31 @@ class NumberedReader(GenericSingerReader[str]):
                 if len(line) < 3 and not line.strip():
                     continue
                 self._current_message = line
-                message = self._decode(line)
-                kind = message.type if isinstance(message, RecordMessage) else message.get("type")
-                callback = callbacks.get(kind) if isinstance(kind, str) else None
-                if callback is None:
-                    problem = (
-                        "message has no 'type'"
-                        if kind is None
-                        else f"unknown message type {kind!r}"
-                    )
-                    raise InputLineError(self.line_number, problem)
+                try:
+                    envelope = decode_envelope(line)
+                except msgspec.ValidationError:
+                    raise InputLineError(self.line_number, "not a JSON object") from None
+                except msgspec.DecodeError as exc:
+                    raise InputLineError(self.line_number, f"not valid JSON ({exc})") from None
+                if envelope.type == "RECORD" and on_record is not None:
+                    message: Any = envelope
+                    callback = on_record
+                    records += 1
+                else:
+                    message = self.deserialize_json(line)  # type: ignore[arg-type]
+                    kind = message.get("type")
+                    callback = callbacks.get(kind) if isinstance(kind, str) else None
+                    if callback is None:
+                        raise InputLineError(self.line_number, _unknown(kind))
+                    stats[kind] += 1
                 try:
                     callback(message)
                 except RecordsWithoutSchemaException as exc:
                     raise RecordBeforeSchemaError(self.line_number, _shorten(str(exc))) from None
                 except InvalidInputLine as exc:
                     raise InputLineError(self.line_number, _shorten(str(exc))) from None
-                stats[str(kind)] += 1
+        if records:
+            stats["RECORD"] += records
         return stats
 
     def _chunks(self, file_input: IO[str] | None) -> Iterator[list[Any] | None]:

@@ -187,6 +187,7 @@ class RowFormatter:
         extras = [p for p in extra_properties if p not in kinds]
         struct_props = [*self._properties, *extras]
         self._extra_positions = tuple(struct_props.index(p) for p in extra_properties)
+        self._extras_may_be_raw = any(kinds.get(p) is _RAW for p in extra_properties)
         # Properties msgspec cannot name get an alias; their records are decoded to a dict first
         # and renamed (slower, but only for streams with such names).
         self._aliases: dict[str, str] = {}
@@ -251,10 +252,9 @@ class RowFormatter:
 
     def extras(self, values: tuple[Any, ...]) -> list[Any]:
         """The values of ``extra_properties`` (Python values; ``Raw`` JSON decoded)."""
-        result = []
-        for i in self._extra_positions:
-            value = values[i]
-            result.append(_DECODER.decode(value) if isinstance(value, msgspec.Raw) else value)
+        result = [values[i] for i in self._extra_positions]
+        if self._extras_may_be_raw:
+            result = [_DECODER.decode(v) if isinstance(v, msgspec.Raw) else v for v in result]
         return result
 
     def fields(self, values: tuple[Any, ...]) -> tuple[list[str], int]:
