@@ -126,12 +126,13 @@ class NumberedReader(GenericSingerReader[str]):
                     raise InputLineError(self.line_number, "not a JSON object") from None
                 except msgspec.DecodeError as exc:
                     raise InputLineError(self.line_number, f"not valid JSON ({exc})") from None
+                callback: Callable[[Any], None] | None
                 if envelope.type == "RECORD" and on_record is not None:
                     message: Any = envelope
                     callback = on_record
                     records += 1
                 else:
-                    message = self.deserialize_json(line)  # type: ignore[arg-type]
+                    message = self.deserialize_json(line)
                     kind = message.get("type")
                     callback = callbacks.get(kind) if isinstance(kind, str) else None
                     if callback is None:
