@@ -11,12 +11,15 @@ from singer_sdk import Tap
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
+from singer_sdk.singerlib import Catalog
 
+from tap_salesforce_bulk.catalog import reconcile_catalog
 from tap_salesforce_bulk.config import DEFAULT_API_VERSION, AuthFlow
 from tap_salesforce_bulk.discovery import discover_object_specs
 from tap_salesforce_bulk.errors import SalesforceError
 from tap_salesforce_bulk.jobs import JobPipeline
 from tap_salesforce_bulk.runtime import SyncRuntime
+from tap_salesforce_bulk.schema import ObjectSpec
 from tap_salesforce_bulk.streams import SObjectStream
 from tap_salesforce_bulk.writer import StateFlushingWriter
 
@@ -178,6 +181,8 @@ class TapSalesforceBulk(Tap):
 
     _runtime: SyncRuntime | None = None
     _pipeline: JobPipeline | None = None
+    _specs: list[ObjectSpec] | None = None
+    _reconciled_catalog: Catalog | None = None
 
     @property
     def runtime(self) -> SyncRuntime:
@@ -186,14 +191,30 @@ class TapSalesforceBulk(Tap):
             self._runtime = SyncRuntime(self.config)
         return self._runtime
 
+    def described_objects(self) -> list[ObjectSpec]:
+        """Salesforce's describe of every configured object (asked once per run)."""
+        if self._specs is None:
+            self._specs = discover_object_specs(
+                self.runtime.client,
+                self.config.get("objects") or ["Contact"],
+                include_formula_fields=self.config.get("include_formula_fields", True),
+            )
+        return self._specs
+
     def discover_streams(self) -> Sequence[SObjectStream]:
         """One stream per configured object, typed from Salesforce's describe."""
-        specs = discover_object_specs(
-            self.runtime.client,
-            self.config.get("objects") or ["Contact"],
-            include_formula_fields=self.config.get("include_formula_fields", True),
-        )
-        return [SObjectStream(self, spec) for spec in specs]
+        return [SObjectStream(self, spec) for spec in self.described_objects()]
+
+    @property
+    def input_catalog(self) -> Catalog | None:
+        """The given catalog with each stream's schema replaced by today's describe."""
+        given = super().input_catalog
+        if given is None:
+            return None
+        if self._reconciled_catalog is None:
+            specs = {spec.name: spec for spec in self.described_objects()}
+            self._reconciled_catalog = Catalog.from_dict(reconcile_catalog(given.to_dict(), specs))
+        return self._reconciled_catalog
 
     def ensure_pipeline(self) -> JobPipeline:
         """Plan every selected stream's jobs on first use, so jobs run ahead in Salesforce."""
