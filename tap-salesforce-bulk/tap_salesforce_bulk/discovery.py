@@ -25,6 +25,7 @@ BULK_UNSUPPORTED_OBJECTS = frozenset(
     {
         "AcceptedEventRelation",
         "AssetTokenEvent",
+        "AttachedContentDocument",
         "AttachedContentNote",
         "CaseStatus",
         "ContractStatus",
@@ -42,8 +43,9 @@ BULK_UNSUPPORTED_OBJECTS = frozenset(
         "UserRecordAccess",
     }
 )
-# Suffixes of objects Bulk 2.0 cannot query: change events, platform events, external objects.
-BULK_UNSUPPORTED_SUFFIXES = ("ChangeEvent", "__e", "__x", "__b")
+# Suffixes of objects Bulk 2.0 cannot query: feeds, change events, platform events, external
+# and big objects. https://help.salesforce.com/s/articleView?id=000383508&type=1
+BULK_UNSUPPORTED_SUFFIXES = ("Feed", "ChangeEvent", "__e", "__x", "__b")
 
 
 def bulk_queryable(sobject: dict[str, Any]) -> bool:

@@ -32,6 +32,10 @@ KNOWN_FAILURE_HINTS: dict[str, str] = {
     "INVALID_TYPE": "the object does not exist or is not visible to this user",
     "FUNCTIONALITY_NOT_ENABLED": "this feature is not enabled for the org",
     "INSUFFICIENT_ACCESS": "the user lacks a permission this call needs",
+    "LIMIT_EXCEEDED": "a daily Bulk API 2.0 allocation is used up (10,000 query jobs or 1 TB of "
+    "results per rolling 24 hours; see DailyBulkV2QueryJobs and DailyBulkV2QueryFileStorageMB "
+    "in /limits); rerun once older usage ages out",
+    "INVALIDENTITY": "Bulk API 2.0 cannot query this object; remove it from objects",
 }
 
 # Phrases inside Bulk 2.0 ``errorMessage`` texts, mapped to what a user should do about them.
@@ -46,13 +50,18 @@ JOB_FAILURE_HINTS: tuple[tuple[str, str], ...] = (
         "this field or object is not supported by Bulk API 2.0; deselect it",
     ),
     (
+        "max bulk v2 query jobs",
+        "the org reached its 10,000 Bulk API 2.0 query jobs per rolling 24 hours; rerun once "
+        "older jobs age out, and avoid small window_days on big histories",
+    ),
+    (
         "base64",
         "Bulk API 2.0 cannot return base64 fields; deselect the field",
     ),
     (
-        "exceeded",
-        "a Salesforce limit was exceeded (daily Bulk query jobs, or result storage "
-        "DailyBulkV2QueryFileStorageMB); see /limits and retry after the rolling 24-hour window",
+        "storage",
+        "the org's Bulk query result storage (DailyBulkV2QueryFileStorageMB, 1 TB per rolling 24 "
+        "hours) is used up; rerun once older results age out, or sync fewer fields",
     ),
     (
         "timed out",
@@ -81,7 +90,7 @@ class ApiFailure:
     def describe(self) -> str:
         """One line: status, code, Salesforce's words and our hint, without any secret."""
         code = f" {self.error_code}" if self.error_code else ""
-        hint = KNOWN_FAILURE_HINTS.get(self.error_code or "")
+        hint = job_failure_hint(self.message) or KNOWN_FAILURE_HINTS.get(self.error_code or "")
         text = f"HTTP {self.status}{code} on {self.path}: {self.message}"
         return f"{text} ({hint})" if hint else text
 
@@ -140,3 +149,11 @@ def job_failure_hint(detail: str) -> str | None:
     """The user-facing advice for a Bulk job ``errorMessage``, if we know one."""
     lowered = detail.lower()
     return next((hint for phrase, hint in JOB_FAILURE_HINTS if phrase in lowered), None)
+
+
+def is_unsupported_object(error: SalesforceApiError) -> bool:
+    """Whether Bulk API 2.0 refused a query because of the object itself."""
+    failure = error.failure
+    return failure.error_code == "INVALIDENTITY" or "not supported by the bulk api" in (
+        failure.message.lower()
+    )

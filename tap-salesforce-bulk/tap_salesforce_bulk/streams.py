@@ -22,7 +22,12 @@ from singer_sdk.singerlib import RecordMessage
 
 from tap_salesforce_bulk.bookmarks import bookmark_after_job, plan_windows, starting_point
 from tap_salesforce_bulk.bulk import JobInfo, Operation
-from tap_salesforce_bulk.errors import ResultCountMismatchError, SalesforceError
+from tap_salesforce_bulk.errors import (
+    ResultCountMismatchError,
+    SalesforceApiError,
+    SalesforceError,
+    is_unsupported_object,
+)
 from tap_salesforce_bulk.jobs import JobRequest, ResumePoint, Ticket
 from tap_salesforce_bulk.pages import ResultPage, prefetched_pages, streamed_pages
 from tap_salesforce_bulk.progress import JobProgress
@@ -191,7 +196,14 @@ class SObjectStream(Stream):
             return
         pipeline = self._salesforce_tap.ensure_pipeline()
         for ticket in pipeline.tickets_for(self.name):
-            job = pipeline.take(ticket)
+            try:
+                job = pipeline.take(ticket)
+            except SalesforceApiError as exc:
+                if not (self._salesforce_tap.syncs_every_object and is_unsupported_object(exc)):
+                    raise
+                # objects ["*"] means "what Bulk can query": one refusal must not stop the rest.
+                self.logger.warning("%s: skipped, Bulk API 2.0 refuses it (%s)", self.name, exc)
+                return
             yield from self._read_job(ticket, job)
             pipeline.release(ticket)
 

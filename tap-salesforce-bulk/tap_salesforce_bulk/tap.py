@@ -15,7 +15,7 @@ from singer_sdk.singerlib import Catalog
 
 from tap_salesforce_bulk.catalog import reconcile_catalog
 from tap_salesforce_bulk.config import DEFAULT_API_VERSION, AuthFlow
-from tap_salesforce_bulk.discovery import discover_object_specs
+from tap_salesforce_bulk.discovery import ALL_OBJECTS, discover_object_specs
 from tap_salesforce_bulk.errors import SalesforceError
 from tap_salesforce_bulk.jobs import JobPipeline
 from tap_salesforce_bulk.runtime import SyncRuntime
@@ -200,6 +200,11 @@ class TapSalesforceBulk(Tap):
                 include_formula_fields=self.config.get("include_formula_fields", True),
             )
         return self._specs
+
+    @property
+    def syncs_every_object(self) -> bool:
+        """``objects: ["*"]``: objects Bulk refuses are skipped, not fatal."""
+        return list(self.config.get("objects") or []) == [ALL_OBJECTS]
 
     def discover_streams(self) -> Sequence[SObjectStream]:
         """One stream per configured object, typed from Salesforce's describe."""

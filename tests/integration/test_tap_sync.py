@@ -167,3 +167,11 @@ def test_multi_megabyte_pages_are_read_to_their_last_row(
     if not gzip:
         assert sf.counters["bytes_served"] > 6_000_000, "pages larger than any read buffer"
     assert len(run.records("Contact")) == len(list(sf.truth("Contact")))
+
+
+def test_every_object_mode_syncs_what_bulk_can_query(fake_salesforce: FakeSalesforce) -> None:
+    run = run_tap(tap_config(fake_salesforce, objects=["*"]))
+    streams = {m["stream"] for m in run.messages if m["type"] == "SCHEMA"}
+    assert streams == {"Account", "Contact"}, "feeds, CaseStatus and the like are left out"
+    assert len(run.records("Account")) == len(list(fake_salesforce.truth("Account")))
+    assert not any("INVALIDENTITY" in q for q in fake_salesforce.counters["queries"])

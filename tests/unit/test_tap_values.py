@@ -14,7 +14,12 @@ from tap_salesforce_bulk.config import (
     resolve_start_date,
     soap_login_version,
 )
-from tap_salesforce_bulk.errors import SettingError
+from tap_salesforce_bulk.errors import (
+    ApiFailure,
+    SalesforceApiError,
+    SettingError,
+    is_unsupported_object,
+)
 from tap_salesforce_bulk.records import RecordBuilder, RecordValueError
 from tap_salesforce_bulk.schema import FieldSpec, Kind
 from tap_salesforce_bulk.soql import TimeWindow, UnsafeNameError, build_query
@@ -173,3 +178,43 @@ def test_non_finite_and_malformed_numbers_are_refused() -> None:
             builder.build(["003A", "", "", bad, "", ""])
     assert builder.build(["003A", "", "-7", "-0.5", "", ""])["Score__c"] == -0.5
     assert builder.build(["003A", "", "-7", "1E+3", "", ""])["Panel_Size__c"] == -7
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "advice"),
+    [
+        (
+            "FUNCTIONALITY_NOT_ENABLED",
+            "Selecting compound data not supported in Bulk Query",
+            "compound",
+        ),
+        ("LIMIT_EXCEEDED", "Max bulk v2 query jobs (10000) per 24 hrs has been reached", "10,000"),
+        ("INVALID_FIELD", "No such column 'Foo__c' on entity 'Contact'", "field-level security"),
+        (
+            "API_DISABLED_FOR_ORG",
+            "API is not enabled for this Organization or Partner",
+            "API Enabled",
+        ),
+        (
+            "INVALIDENTITY",
+            "Entity 'ContactFeed' is not supported by the Bulk API.",
+            "not supported",
+        ),
+        ("REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.", "daily API request"),
+    ],
+)
+def test_known_salesforce_failures_get_plain_advice(code: str, message: str, advice: str) -> None:
+    text = ApiFailure(400, code, message, "/services/data/v64.0/jobs/query").describe()
+    assert text.startswith(f"HTTP 400 {code} on /services/data/v64.0/jobs/query: {message}")
+    assert advice in text
+
+
+def test_unsupported_object_refusals_are_recognised() -> None:
+    refused = SalesforceApiError(
+        ApiFailure(
+            400, "INVALIDENTITY", "Entity 'ContactFeed' is not supported by the Bulk API.", "/x"
+        )
+    )
+    other = SalesforceApiError(ApiFailure(400, "INVALID_FIELD", "No such column", "/x"))
+    assert is_unsupported_object(refused)
+    assert not is_unsupported_object(other)
