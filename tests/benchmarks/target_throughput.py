@@ -5,7 +5,7 @@ A script that prints figures, not a test. It generates an N-record Contact-like 
 null), or reads one given with ``--input``, then measures on a real PostgreSQL:
 
 * our target: initial load, then an upsert of the same keys with changed values (records/s and
-  peak RSS of the target process, from ``os.wait4``), and peak RSS at N/10 records too;
+  peak RSS of the target process, polled from /proc), and peak RSS at N/10 records too;
 * ``COPY`` alone into a fresh table, and ``COPY`` into a temporary stage + one
   ``INSERT ... ON CONFLICT`` per batch (initial and update), timed in Python with psycopg2 from
   the same rows, already formatted as COPY text (so the baseline is the database work only);
@@ -21,9 +21,11 @@ import argparse
 import json
 import os
 import random
+import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -42,6 +44,7 @@ DEFAULT_RECORDS = 600_000
 DEFAULT_MELTANOLABS_RECORDS = 100_000
 BATCH_ROWS = 10_000
 STATE_EVERY_RECORDS = 10_000
+RSS_POLL_SECONDS = 0.05
 
 STRING_FIELDS = [
     "FirstName", "LastName", "Salutation", "MiddleName", "Suffix", "Title", "Department",
@@ -171,30 +174,52 @@ def slice_stream(source: Path, dest: Path, count: int) -> None:
             out.write(line)
 
 
+def _peak_rss_mib(pid: int) -> int:
+    """VmHWM (peak resident set) of a running process, from /proc, in MiB."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return 0
+
+
 def run_target(command: list[str], config: dict[str, Any], stream: Path) -> tuple[float, int, str]:
-    """Run a target process on ``stream``; (seconds, peak RSS in MiB, last stdout line)."""
+    """Run a target process on ``stream``; (seconds, peak RSS in MiB, last stdout line).
+
+    The peak RSS is polled from /proc (VmHWM of the process after exec): the rusage of a child
+    would also count the pages it shared with this script between fork and exec.
+    """
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(config, handle)
     started = time.monotonic()
     with stream.open("rb") as stdin, tempfile.TemporaryFile() as stderr:
         proc = subprocess.Popen(
-            [*command, "--config", handle.name],
-            stdin=stdin,
-            stdout=subprocess.PIPE,
-            stderr=stderr,
+            [*command, "--config", handle.name], stdin=stdin, stdout=subprocess.PIPE, stderr=stderr
         )
+        peak = [0]
+
+        def poll() -> None:
+            while proc.poll() is None:
+                peak[0] = max(peak[0], _peak_rss_mib(proc.pid))
+                time.sleep(RSS_POLL_SECONDS)
+
+        poller = threading.Thread(target=poll, daemon=True)
+        poller.start()
         assert proc.stdout is not None
         output = proc.stdout.read()
-        _, status, usage = os.wait4(proc.pid, 0)
+        proc.wait()
         elapsed = time.monotonic() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        poller.join()
         if proc.returncode != 0:
             stderr.seek(0)
             tail = stderr.read().decode(errors="replace")[-3000:]
             sys.exit(f"{command[0]} failed ({proc.returncode}):\n{tail}")
     os.unlink(handle.name)
     lines = output.decode().strip().splitlines()
-    return elapsed, usage.ru_maxrss // 1024, lines[-1] if lines else ""
+    return elapsed, peak[0], lines[-1] if lines else ""
 
 
 # --- baselines --------------------------------------------------------------------------------
@@ -339,6 +364,39 @@ def _rate(records: int, seconds: float) -> str:
     return f"{records / seconds:>10,.0f}"
 
 
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+class _Schemas:
+    """Fresh schemas for each measurement, all dropped at the end."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.names: list[str] = []
+        self.admin = psycopg2.connect(url)
+        self.admin.autocommit = True
+
+    def new(self) -> str:
+        name = f"bench_{uuid.uuid4().hex[:8]}"
+        with self.admin.cursor() as cur:
+            cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(name)))
+        self.names.append(name)
+        return name
+
+    def drop(self) -> None:
+        with self.admin.cursor() as cur:
+            for name in self.names:
+                cur.execute(
+                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name))
+                )
+        self.admin.close()
+
+
+def _say(text: str) -> None:
+    print(text, flush=True)
+
+
 def main() -> None:
     """Parse flags, run every measurement, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -348,6 +406,12 @@ def main() -> None:
         "--database-url", default=os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
     )
     parser.add_argument("--meltanolabs", type=int, default=DEFAULT_MELTANOLABS_RECORDS)
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="run ours and the merge baseline this many times, interleaved; report medians",
+    )
     parser.add_argument("--workdir", type=Path, help="where to write the streams (default: temp)")
     args = parser.parse_args()
 
@@ -369,60 +433,59 @@ def main() -> None:
         write_stream(changed, count, version=1)
     slice_stream(initial, small, max(count // 10, 1))
     size_mib = initial.stat().st_size / 2**20
-    print(
-        f"stream: {count:,} records, {size_mib:,.0f} MiB ({time.monotonic() - started:.0f} s to prepare)"
-    )
+    _say(f"stream: {count:,} records, {size_mib:,.0f} MiB ({time.monotonic() - started:.0f} s)")
+    columns = list(contact_schema()["schema"]["properties"])
+    first, second = copy_batches(initial, columns), copy_batches(changed, columns)
+    _say("baseline rows formatted as COPY text")
 
-    schema = f"bench_{uuid.uuid4().hex[:8]}"
-    admin = psycopg2.connect(args.database_url)
-    admin.autocommit = True
+    url = args.database_url
+    ours = [str(TARGET_BIN)]
+    schemas = _Schemas(url)
     rows: list[tuple[str, int, float, str]] = []
+    times: dict[str, list[float]] = {k: [] for k in ("initial", "update", "m_init", "m_upd")}
+    rss: dict[str, int] = {}
     try:
-        with admin.cursor() as cur:
-            cur.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(schema)))
-        config = {"database_url": args.database_url, "default_target_schema": schema}
-
-        seconds, rss_small, _ = run_target(
-            [str(TARGET_BIN)], {**config, "default_target_schema": schema + "_s"}, small
+        seconds, rss["small"], _ = run_target(
+            ours, {"database_url": url, "default_target_schema": schemas.new()}, small
         )
-        rows.append(
-            (
-                f"ours, initial load of N/10 ({count // 10:,})",
-                count // 10,
-                seconds,
-                f"{rss_small} MiB",
+        rows.append(("ours, initial load of N/10", count // 10, seconds, f"{rss['small']} MiB"))
+        for rep in range(args.repeat):
+            config = {"database_url": url, "default_target_schema": schemas.new()}
+            seconds, rss["initial"], state = run_target(ours, config, initial)
+            times["initial"].append(seconds)
+            seconds, rss["update"], state = run_target(ours, config, changed)
+            times["update"].append(seconds)
+            merge_initial, merge_update = baseline_merge(
+                url, schemas.new(), columns, [first, second]
             )
-        )
-        seconds, rss, state = run_target([str(TARGET_BIN)], config, initial)
-        rows.append(("ours, initial load", count, seconds, f"{rss} MiB"))
-        ours_initial = seconds
-        seconds, rss, state = run_target([str(TARGET_BIN)], config, changed)
-        rows.append(("ours, upsert same keys, changed values", count, seconds, f"{rss} MiB"))
-        ours_update = seconds
-
-        columns = list(contact_schema()["schema"]["properties"])
-        first, second = copy_batches(initial, columns), copy_batches(changed, columns)
-        copy_seconds = baseline_copy(args.database_url, schema, columns, first)
+            times["m_init"].append(merge_initial)
+            times["m_upd"].append(merge_update)
+            _say(
+                f"rep {rep + 1}: ours {times['initial'][-1]:.1f} s / {times['update'][-1]:.1f} s,"
+                f" bare merge {merge_initial:.1f} s / {merge_update:.1f} s"
+            )
+        copy_seconds = baseline_copy(url, schemas.new(), columns, first)
+        del first, second
+        ours_initial, ours_update = _median(times["initial"]), _median(times["update"])
+        merge_initial, merge_update = _median(times["m_init"]), _median(times["m_upd"])
+        rows.append(("ours, initial load", count, ours_initial, f"{rss['initial']} MiB"))
+        rows.append(("ours, upsert same keys, changed values", count, ours_update,
+                     f"{rss['update']} MiB"))  # fmt: skip
         rows.append(("bare COPY into a fresh table", count, copy_seconds, ""))
-        merge_initial, merge_update = baseline_merge(
-            args.database_url, schema, columns, [first, second]
-        )
         rows.append(("bare COPY + INSERT ON CONFLICT, initial", count, merge_initial, ""))
         rows.append(("bare COPY + INSERT ON CONFLICT, update", count, merge_update, ""))
-        del first, second
 
         if args.meltanolabs:
             meltano_slice = workdir / "meltanolabs.jsonl"
             slice_stream(initial, meltano_slice, args.meltanolabs)
             n = min(args.meltanolabs, count)
             ours_slice, _, _ = run_target(
-                [str(TARGET_BIN)], {**config, "default_target_schema": schema + "_o"}, meltano_slice
+                ours, {"database_url": url, "default_target_schema": schemas.new()}, meltano_slice
             )
+            _say(f"ours on the {n:,}-record slice: {ours_slice:.1f} s")
             ml_config = {
-                "sqlalchemy_url": args.database_url.replace(
-                    "postgresql://", "postgresql+psycopg://", 1
-                ),
-                "default_target_schema": schema + "_m",
+                "sqlalchemy_url": url.replace("postgresql://", "postgresql+psycopg://", 1),
+                "default_target_schema": schemas.new(),
             }
             ml_seconds, ml_rss, _ = run_target(meltanolabs_command(), ml_config, meltano_slice)
             rows.append((f"ours on the same {n:,}-record slice", n, ours_slice, ""))
@@ -430,21 +493,19 @@ def main() -> None:
                 (f"meltanolabs-target-postgres, {n:,} records", n, ml_seconds, f"{ml_rss} MiB")
             )
     finally:
-        with admin.cursor() as cur:
-            for name in (schema, schema + "_s", schema + "_o", schema + "_m"):
-                cur.execute(
-                    sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(name))
-                )
-        admin.close()
+        schemas.drop()
 
-    print(f"\n{'measurement':<48} {'records':>9} {'seconds':>8} {'records/s':>10}  peak RSS")
+    median = f" (median of {args.repeat})" if args.repeat > 1 else ""
+    _say(
+        f"\n{'measurement' + median:<48} {'records':>9} {'seconds':>8} {'records/s':>10}  peak RSS"
+    )
     for label, n, seconds, rss_text in rows:
-        print(f"{label:<48} {n:>9,} {seconds:>8.1f} {_rate(n, seconds)}  {rss_text}")
-    print(f"\nlast STATE written by ours: {state}")
-    print(f"ours / bare merge, initial: {merge_initial / ours_initial:.0%}")
-    print(f"ours / bare merge, update:  {merge_update / ours_update:.0%}")
+        _say(f"{label:<48} {n:>9,} {seconds:>8.1f} {_rate(n, seconds)}  {rss_text}")
+    _say(f"\nlast STATE written by ours: {state}")
+    _say(f"ours / bare merge, initial: {merge_initial / ours_initial:.0%}")
+    _say(f"ours / bare merge, update:  {merge_update / ours_update:.0%}")
     if args.meltanolabs:
-        print(f"ours vs meltanolabs on {n:,} records: {ml_seconds / ours_slice:.1f}x faster")
+        _say(f"ours vs meltanolabs on {n:,} records: {ml_seconds / ours_slice:.1f}x faster")
 
 
 if __name__ == "__main__":
