@@ -1,4 +1,4 @@
-"""The validated configuration as typed values with their defaults (declared in ``target.py``)."""
+"""The settings: their declaration (shown by ``--about``) and the typed values the code reads."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any
 
 import psycopg2.extensions
+from singer_sdk import typing as th
 
 from target_postgres_upsert.db import ConnectionSettings
 from target_postgres_upsert.types import ColumnNaming
@@ -16,6 +17,7 @@ from target_postgres_upsert.types import ColumnNaming
 DEFAULT_SCHEMA = "public"
 DEFAULT_MAX_BATCH_AGE_SECONDS = 30.0
 DEFAULT_KEY_COLUMN_MAP: Mapping[str, str] = {"Id": "salesforce_id"}
+BATCH_SIZE_ROWS_DEFAULT = 10_000  # the SDK's Sink.MAX_SIZE_DEFAULT, stated in --about
 # Setting name -> libpq parameter name (the rest are spelled the same).
 LIBPQ_PARAMS = {
     "host": "host",
@@ -28,6 +30,105 @@ LIBPQ_PARAMS = {
     "sslcert": "sslcert",
     "sslkey": "sslkey",
 }
+
+
+CONFIG_JSONSCHEMA: dict[str, Any] = th.PropertiesList(
+    th.Property(
+        "database_url",
+        th.StringType,
+        secret=True,
+        description=(
+            "libpq connection URL, e.g. postgresql://user:pass@host:5432/db?sslmode=require."
+            " The discrete settings below override its parts."
+        ),
+    ),
+    th.Property("host", th.StringType, description="Server host name or address."),
+    th.Property("port", th.IntegerType, description="Server port (libpq default 5432)."),
+    th.Property("user", th.StringType, description="User name."),
+    th.Property("password", th.StringType, secret=True, description="Password."),
+    th.Property("database", th.StringType, description="Database name."),
+    th.Property(
+        "sslmode",
+        th.StringType,
+        allowed_values=["disable", "allow", "prefer", "require", "verify-ca", "verify-full"],
+        description="libpq sslmode.",
+    ),
+    th.Property("sslrootcert", th.StringType, description="Path of the CA certificate file."),
+    th.Property("sslcert", th.StringType, description="Path of the client certificate file."),
+    th.Property("sslkey", th.StringType, description="Path of the client private key file."),
+    th.Property(
+        "default_target_schema",
+        th.StringType,
+        default=DEFAULT_SCHEMA,
+        description="Schema the tables (and _sdc_rejected_records) go in; created if missing.",
+    ),
+    th.Property(
+        "batch_size_rows",
+        th.IntegerType,
+        default=BATCH_SIZE_ROWS_DEFAULT,
+        description=(
+            "Records per batch (one COPY + merge + commit). The SDK's setting; reaching it"
+            " in any stream commits every stream and releases the latest STATE."
+        ),
+    ),
+    th.Property(
+        "max_batch_age_seconds",
+        th.NumberType,
+        default=DEFAULT_MAX_BATCH_AGE_SECONDS,
+        description=(
+            "Commit pending records once the oldest is this old, even if the batch is not"
+            " full, so STATE keeps moving on slow streams."
+        ),
+    ),
+    th.Property(
+        "key_column_map",
+        th.ObjectType(additional_properties=th.StringType),
+        default=dict(DEFAULT_KEY_COLUMN_MAP),
+        description=(
+            "Key property -> column name. With the default, a stream keyed on Id is keyed"
+            " on the column salesforce_id."
+        ),
+    ),
+    th.Property(
+        "column_naming",
+        th.StringType,
+        allowed_values=[n.value for n in ColumnNaming],
+        default=ColumnNaming.SNAKE_CASE.value,
+        description=(
+            "snake_case: FirstName -> first_name, Contact -> contact; preserve: names as"
+            " sent. Names over 63 bytes are shortened with a hash suffix."
+        ),
+    ),
+    th.Property(
+        "hard_delete",
+        th.BooleanType,
+        default=False,
+        description=(
+            "Delete rows for deleted records (IsDeleted true or _sdc_deleted_at set) and for"
+            " ACTIVATE_VERSION, instead of setting _sdc_deleted_at."
+        ),
+    ),
+    th.Property(
+        "add_record_metadata",
+        th.BooleanType,
+        default=True,
+        description=(
+            "Add _sdc_extracted_at, _sdc_received_at, _sdc_batched_at, _sdc_sequence and"
+            " _sdc_sync_started_at columns. _sdc_table_version, and _sdc_deleted_at unless"
+            " hard_delete, are kept either way: deletes and ACTIVATE_VERSION need them."
+        ),
+    ),
+    th.Property(
+        "on_invalid_record",
+        th.StringType,
+        allowed_values=["reject", "fail"],
+        default="reject",
+        description=(
+            "reject: store a record that fails its schema in _sdc_rejected_records and go"
+            " on; fail: commit what came before and stop with an error."
+        ),
+    ),
+).to_dict()
 
 
 class InvalidRecordPolicy(StrEnum):

@@ -1,4 +1,5 @@
-"""target-postgres-upsert: settings, the sink class, and when batches flush and STATE is released.
+"""The Target: its settings (declared in ``settings.py``) and sink class, and when batches flush
+and STATE is released.
 
 STATE safety
 ------------
@@ -29,7 +30,6 @@ from types import FrameType
 from typing import Any, cast
 
 import msgspec
-from singer_sdk import typing as th
 from singer_sdk.exceptions import RecordsWithoutSchemaException
 from singer_sdk.helpers.capabilities import (
     ACTIVATE_VERSION_CONFIG,
@@ -49,18 +49,12 @@ from target_postgres_upsert.errors import (
 )
 from target_postgres_upsert.loader import Loader
 from target_postgres_upsert.reader import NumberedReader, RecordMessage, decode_json
-from target_postgres_upsert.settings import (
-    DEFAULT_KEY_COLUMN_MAP,
-    DEFAULT_MAX_BATCH_AGE_SECONDS,
-    DEFAULT_SCHEMA,
-    Settings,
-)
+from target_postgres_upsert.settings import CONFIG_JSONSCHEMA, Settings
 from target_postgres_upsert.sinks import PostgresUpsertSink
-from target_postgres_upsert.types import ColumnNaming, short_hash, table_name
+from target_postgres_upsert.types import short_hash, table_name
 
 _STATE_ENCODER = msgspec.json.Encoder(decimal_format="number")
 EXIT_FAILURE = 1
-BATCH_SIZE_ROWS_DEFAULT = 10_000  # the SDK's Sink.MAX_SIZE_DEFAULT, stated in --about
 GIL_SWITCH_INTERVAL_SECONDS = 0.001
 AGE_CHECK_EVERY_RECORDS = 500  # the clock is read every so many records, not for each one
 _UNKNOWN: Any = object()
@@ -81,103 +75,7 @@ class TargetPostgresUpsert(Target):
         PluginCapabilities.ACTIVATE_VERSION,
     ]
 
-    config_jsonschema = th.PropertiesList(
-        th.Property(
-            "database_url",
-            th.StringType,
-            secret=True,
-            description=(
-                "libpq connection URL, e.g. postgresql://user:pass@host:5432/db?sslmode=require."
-                " The discrete settings below override its parts."
-            ),
-        ),
-        th.Property("host", th.StringType, description="Server host name or address."),
-        th.Property("port", th.IntegerType, description="Server port (libpq default 5432)."),
-        th.Property("user", th.StringType, description="User name."),
-        th.Property("password", th.StringType, secret=True, description="Password."),
-        th.Property("database", th.StringType, description="Database name."),
-        th.Property(
-            "sslmode",
-            th.StringType,
-            allowed_values=["disable", "allow", "prefer", "require", "verify-ca", "verify-full"],
-            description="libpq sslmode.",
-        ),
-        th.Property("sslrootcert", th.StringType, description="Path of the CA certificate file."),
-        th.Property("sslcert", th.StringType, description="Path of the client certificate file."),
-        th.Property("sslkey", th.StringType, description="Path of the client private key file."),
-        th.Property(
-            "default_target_schema",
-            th.StringType,
-            default=DEFAULT_SCHEMA,
-            description="Schema the tables (and _sdc_rejected_records) go in; created if missing.",
-        ),
-        th.Property(
-            "batch_size_rows",
-            th.IntegerType,
-            default=BATCH_SIZE_ROWS_DEFAULT,
-            description=(
-                "Records per batch (one COPY + merge + commit). The SDK's setting; reaching it"
-                " in any stream commits every stream and releases the latest STATE."
-            ),
-        ),
-        th.Property(
-            "max_batch_age_seconds",
-            th.NumberType,
-            default=DEFAULT_MAX_BATCH_AGE_SECONDS,
-            description=(
-                "Commit pending records once the oldest is this old, even if the batch is not"
-                " full, so STATE keeps moving on slow streams."
-            ),
-        ),
-        th.Property(
-            "key_column_map",
-            th.ObjectType(additional_properties=th.StringType),
-            default=dict(DEFAULT_KEY_COLUMN_MAP),
-            description=(
-                "Key property -> column name. With the default, a stream keyed on Id is keyed"
-                " on the column salesforce_id."
-            ),
-        ),
-        th.Property(
-            "column_naming",
-            th.StringType,
-            allowed_values=[n.value for n in ColumnNaming],
-            default=ColumnNaming.SNAKE_CASE.value,
-            description=(
-                "snake_case: FirstName -> first_name, Contact -> contact; preserve: names as"
-                " sent. Names over 63 bytes are shortened with a hash suffix."
-            ),
-        ),
-        th.Property(
-            "hard_delete",
-            th.BooleanType,
-            default=False,
-            description=(
-                "Delete rows for deleted records (IsDeleted true or _sdc_deleted_at set) and for"
-                " ACTIVATE_VERSION, instead of setting _sdc_deleted_at."
-            ),
-        ),
-        th.Property(
-            "add_record_metadata",
-            th.BooleanType,
-            default=True,
-            description=(
-                "Add _sdc_extracted_at, _sdc_received_at, _sdc_batched_at, _sdc_sequence and"
-                " _sdc_sync_started_at columns. _sdc_table_version, and _sdc_deleted_at unless"
-                " hard_delete, are kept either way: deletes and ACTIVATE_VERSION need them."
-            ),
-        ),
-        th.Property(
-            "on_invalid_record",
-            th.StringType,
-            allowed_values=["reject", "fail"],
-            default="reject",
-            description=(
-                "reject: store a record that fails its schema in _sdc_rejected_records and go"
-                " on; fail: commit what came before and stop with an error."
-            ),
-        ),
-    ).to_dict()
+    config_jsonschema = CONFIG_JSONSCHEMA
 
     def __init__(self, **kwargs: Any) -> None:
         """Read the settings and start the loader thread (it connects on first use)."""

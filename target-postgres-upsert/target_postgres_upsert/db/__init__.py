@@ -1,0 +1,77 @@
+"""Every SQL statement the target runs: connection, DDL, COPY, merge, deletes, rejects.
+
+One ``Database`` owns one psycopg2 connection and is only used from the loader thread. Every
+identifier goes through ``psycopg2.sql.Identifier`` and every value is a query parameter or COPY
+data; type names come from ``PgType`` constants, never from input.
+
+A batch is one transaction: COPY the rows into a temporary stage, then one
+``INSERT ... SELECT ... ON CONFLICT (key) DO UPDATE ... WHERE (row) IS DISTINCT FROM (new row)``
+(unchanged rows are not rewritten), then the rejects. If PostgreSQL refuses some row (a value our
+cheap checks let through, two keys that differ as text but not as values), the batch is split in
+halves under savepoints until the refused rows stand alone; they go to the rejects table and the
+rest of the batch is loaded in input order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import psycopg2.extensions
+
+from target_postgres_upsert.db import ddl, load
+from target_postgres_upsert.db.connection import APPLICATION_NAME, connect
+from target_postgres_upsert.db.plans import (
+    DELETED_AT,
+    REJECTS_TABLE,
+    TABLE_VERSION,
+    Batch,
+    ConnectionSettings,
+    LoadResult,
+    Reject,
+    TablePlan,
+)
+from target_postgres_upsert.types import PgType
+
+__all__ = [
+    "APPLICATION_NAME",
+    "DELETED_AT",
+    "REJECTS_TABLE",
+    "TABLE_VERSION",
+    "Batch",
+    "ConnectionSettings",
+    "Database",
+    "LoadResult",
+    "Reject",
+    "TablePlan",
+    "connect",
+]
+
+
+class Database:
+    """SQL for one connection. Not thread-safe: the loader thread is its only user."""
+
+    def __init__(self, conn: psycopg2.extensions.connection) -> None:
+        """Wrap an open connection (autocommit off: every method ends its own transaction)."""
+        self.conn = conn
+
+    def close(self) -> None:
+        """Close the connection (an open transaction is rolled back by the server)."""
+        self.conn.close()
+
+    def ensure_table(
+        self,
+        schema: str,
+        table: str,
+        columns: Sequence[tuple[str, PgType]],
+        key_columns: Sequence[str],
+    ) -> dict[str, PgType | None]:
+        """See ``ddl.ensure_table``."""
+        return ddl.ensure_table(self.conn, schema, table, columns, key_columns)
+
+    def load(self, batch: Batch, *, keep_refused: bool = True) -> LoadResult:
+        """See ``load.load``."""
+        return load.load(self.conn, batch, keep_refused=keep_refused)
+
+    def activate_version(self, schema: str, table: str, version: int, *, hard: bool) -> int:
+        """See ``ddl.activate_version``."""
+        return ddl.activate_version(self.conn, schema, table, version, hard=hard)
