@@ -160,6 +160,11 @@ class Db:
             cur.execute(query, params)
             return [dict(row) for row in cur.fetchall()]
 
+    def execute(self, statement: str | sql.Composable, params: Any = None) -> None:
+        """Run a statement that returns no rows."""
+        with self.conn.cursor() as cur:
+            cur.execute(statement, params)
+
     def select(self, columns: str, table: str, order_by: str = "") -> list[dict[str, Any]]:
         """``SELECT columns FROM schema.table [ORDER BY ...]``; columns and order are test text."""
         query = sql.SQL("SELECT {} FROM {} {}").format(

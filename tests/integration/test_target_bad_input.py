@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg2.extensions
 import pytest
+from psycopg2 import sql
 
 from tests.integration.conftest_target import (
     TARGET_BIN,
@@ -176,3 +177,69 @@ def test_about_marks_secrets_and_shows_no_values() -> None:
     assert settings["key_column_map"]["default"] == {"Id": "salesforce_id"}
     assert settings["on_invalid_record"]["default"] == "reject"
     assert "load_method" not in settings  # not honoured, so not offered
+
+
+def test_rows_postgresql_refuses_are_isolated_and_the_rest_of_the_batch_loads(
+    run: Run, db: Db
+) -> None:
+    # A table made by someone else: its varchar(5) is stricter than the stream's schema, and an
+    # ISO week date passes Python's check but not PostgreSQL's. Only those rows are rejected.
+    db.execute(
+        sql.SQL("CREATE TABLE {} (id bigint PRIMARY KEY, code varchar(5), day date)").format(
+            sql.Identifier(db.schema, "legacy")
+        )
+    )
+    props = {
+        "id": {"type": "integer"},
+        "code": {"type": ["string", "null"]},
+        "day": {"type": ["string", "null"], "format": "date"},
+    }
+    good = [record("legacy", {"id": i, "code": f"c{i}", "day": "2024-01-02"}) for i in range(50)]
+    messages = jsonl(
+        schema_message("legacy", props, ["id"]),
+        *good[:20],
+        record("legacy", {"id": 100, "code": "far too long", "day": None}),  # line 22
+        *good[20:40],
+        record("legacy", {"id": 101, "code": "ok", "day": "2024-W01-1"}),  # line 43
+        *good[40:],
+        state({"n": 52}),
+    )
+    result = run(messages, add_record_metadata=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.states == [{"n": 52}]
+    assert [r["id"] for r in db.select("id", "legacy", order_by="id")] == list(range(50))
+    rejects = db.rejects()
+    assert [r["line_number"] for r in rejects] == [22, 43]
+    assert all(r["reason"].startswith("PostgreSQL refused the row") for r in rejects)
+    assert "character varying(5)" in rejects[0]["reason"]
+    assert json.loads(rejects[0]["raw_message"])["code"] == "far too long"
+    assert db.columns("legacy")["code"] == "character varying(5)"  # someone else's type: kept
+
+
+def test_a_row_postgresql_refuses_stops_the_run_in_fail_mode(run: Run, db: Db) -> None:
+    props = {"id": {"type": "integer"}, "day": {"type": ["string", "null"], "format": "date"}}
+    messages = jsonl(
+        schema_message("t", props, ["id"]),
+        record("t", {"id": 1, "day": "2024-01-02"}),
+        record("t", {"id": 2, "day": "2024-W01-1"}),
+        state({"n": 2}),
+    )
+    error = _one_line_error(run(messages, on_invalid_record="fail"))
+    assert "input line 3" in error
+    assert "PostgreSQL refused" in error
+    assert db.rejects() == []
+    assert [r["id"] for r in db.select("id", "t")] == [1]  # the other rows of its batch
+
+
+def test_keys_equal_as_values_but_not_as_text_keep_the_last_record(run: Run, db: Db) -> None:
+    props = {"at": {"type": "string", "format": "date-time"}, "v": {"type": "string"}}
+    messages = jsonl(
+        schema_message("k", props, ["at"]),
+        record("k", {"at": "2024-01-01T00:00:00Z", "v": "first"}),
+        record("k", {"at": "2024-01-01T01:00:00+01:00", "v": "second"}),
+        record("k", {"at": "2024-01-02T00:00:00Z", "v": "other"}),
+    )
+    result = run(messages)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert [r["v"] for r in db.select("v", "k", order_by="at")] == ["second", "other"]
+    assert db.rejects() == []
