@@ -109,3 +109,10 @@ class EmulatorClock:
             now = int(time.time() * 1000) + self.offset_ms
             self._last_ms = max(self._last_ms, now)
             return self._last_ms
+
+    def advance(self, ms: int) -> None:
+        """Move emulator time forward (never back: stamps must not decrease)."""
+        if ms < 0:
+            raise ValueError("the emulator clock only moves forward")
+        with self._lock:
+            self.offset_ms += ms

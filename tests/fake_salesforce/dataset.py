@@ -1,23 +1,24 @@
 """One emulated object's rows: generated base data plus a small overlay of emulated changes.
 
 Base rows are never stored (see ``pools`` and ``stamps``). Changes made through the control API
-(update, insert, soft delete) live in ``overlay``: row number -> frozen ``OverlayRow``. A job's
-snapshot is the row count plus a shallow copy of that dict, so later changes cannot reach a job
-that already started processing.
+(update, insert, soft delete, purge, formula recalculation) live in ``overlay``: row number ->
+frozen ``OverlayRow``. A job's snapshot is the row count plus a shallow copy of that dict, so
+later changes cannot reach a job that already started processing. Which fields exist and which
+the API user sees is ``schema``'s job; a field added at runtime reads its own value pool.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import random
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-from tests.fake_salesforce.clock import parse_date_literal, parse_datetime_literal
+from tests.fake_salesforce.coercion import coerce_value
 from tests.fake_salesforce.fields import FieldSpec
 from tests.fake_salesforce.ids import IdSpace
 from tests.fake_salesforce.pools import PoolGroup
+from tests.fake_salesforce.schema import Schema
 from tests.fake_salesforce.stamps import TIE_GROUP_ROWS, BaseStamps
 from tests.fake_salesforce.values import Typed, text_of
 from tests.fake_salesforce.vocabulary import FieldType
@@ -44,13 +45,15 @@ class SerialField:
 
 @dataclass(frozen=True)
 class OverlayRow:
-    """A row as changed by the emulator: field overrides, new stamps, deleted flag."""
+    """A row as changed by the emulator: field overrides, new stamps, deleted and purged flags."""
 
     modstamp_ms: int
     last_modified_ms: int
     created_ms: int | None = None  # None: keep the base CreatedDate
     deleted: bool = False
     values: Mapping[str, Typed] = field(default_factory=dict)
+    deleted_ms: int | None = None  # when it was deleted (the delete log's deletedDate)
+    purged: bool = False  # hard-deleted: gone from every query, queryAll included
 
 
 @dataclass(frozen=True)
@@ -76,27 +79,42 @@ class ObjectData:
         serials: Mapping[str, SerialField] | None = None,
     ) -> None:
         self.name = name
-        self.fields = tuple(fields)
-        self.by_name = {spec.name.lower(): spec for spec in self.fields}
+        self.schema = Schema(fields)
         self.base_rows = rows
         self.seed = seed
         self.ids = id_space
         self.groups = dict(groups)
-        self.group_of = {
-            spec.name: groups[spec.group] for spec in self.fields if spec.group in groups
-        }
+        self.group_of = {spec.name: groups[spec.group] for spec in fields if spec.group in groups}
         self.serials = dict(serials or {})
         self.stamps = BaseStamps(rows, seed)
         self.overlay: dict[int, OverlayRow] = {}
         self.total_rows = rows
         self.lock = threading.RLock()
         self._mutations = 0
+        self.formula_revision = 0  # recalculations so far (see ``formulas``)
+
+    # ---- fields ------------------------------------------------------------------------
+    @property
+    def fields(self) -> tuple[FieldSpec, ...]:
+        """The fields the API user sees (describe order)."""
+        return self.schema.visible
+
+    def field(self, name: str) -> FieldSpec | None:
+        """The visible field named ``name`` (case-insensitive, as SOQL resolves names)."""
+        return self.schema.visible_by_name.get(name.lower())
+
+    def known_field(self, name: str) -> FieldSpec | None:
+        """Any field ever defined, hidden and deleted ones included (jobs validated earlier)."""
+        return self.schema.known(name)
+
+    def add_field(self, spec: FieldSpec, pool: PoolGroup) -> None:
+        """Define a field at runtime whose values come from ``pool`` (no record changes)."""
+        with self.lock:
+            self.schema.add(spec)
+            self.groups[pool.name] = pool
+            self.group_of[spec.name] = pool
 
     # ---- base values -------------------------------------------------------------------
-    def field(self, name: str) -> FieldSpec | None:
-        """The field named ``name`` (case-insensitive, as SOQL resolves names)."""
-        return self.by_name.get(name.lower())
-
     def base_deleted(self, row: int) -> bool:
         """Whether generated row ``row`` is soft-deleted."""
         return (
@@ -140,7 +158,7 @@ class ObjectData:
 
     def compound(self, spec: FieldSpec, row: int, change: OverlayRow | None) -> Typed:
         """The JSON object REST returns for an address or geolocation field."""
-        components = [f for f in self.fields if f.compound_field_name == spec.name]
+        components = self.schema.components(spec.name)
         values = {f.name: self.typed(f.name, row, change) for f in components}
         if spec.type is FieldType.LOCATION:
             lat = next(v for k, v in values.items() if k.endswith("__Latitude__s"))
@@ -196,14 +214,15 @@ class ObjectData:
         rows = []
         for record_id in ids:
             row = self.ids.row_of(record_id)
-            if row is None or row >= self.total_rows:
+            change = self.overlay.get(row) if row is not None else None
+            if row is None or row >= self.total_rows or (change is not None and change.purged):
                 raise KeyError(f"no {self.name} with id {record_id}")
             rows.append(row)
         return rows
 
     def coerce(self, name: str, value: object) -> tuple[str, Typed]:
         """Validate a field name and convert a control-API value to the typed form."""
-        spec = self.field(name)
+        spec = self.schema.existing(name)  # hidden fields too: an admin still sees them
         if spec is None or spec.is_compound or spec.system or spec.name == "Id":
             raise KeyError(f"{self.name}.{name} cannot be set")
         return spec.name, coerce_value(spec.type, value)
@@ -212,11 +231,34 @@ class ObjectData:
         """Change fields (possibly none) and move SystemModstamp/LastModifiedDate to ``stamp_ms``."""
         with self.lock:
             for row in rows:
-                old = self.overlay.get(row)
-                merged = {**(old.values if old else {}), **values}
-                deleted = old.deleted if old else self.base_deleted(row)
-                created = old.created_ms if old else None
-                self.overlay[row] = OverlayRow(stamp_ms, stamp_ms, created, deleted, merged)
+                old = self.overlay.get(row) or self._unchanged(row)
+                self.overlay[row] = replace(
+                    old,
+                    modstamp_ms=stamp_ms,
+                    last_modified_ms=stamp_ms,
+                    values={**old.values, **values},
+                )
+
+    def set_quietly(self, rows: Sequence[int], values: Mapping[str, Typed]) -> None:
+        """Change values without moving any stamp (a formula recalculated, not a record edit)."""
+        with self.lock:
+            for row in rows:
+                old = self.overlay.get(row) or self._unchanged(row)
+                self.overlay[row] = replace(old, values={**old.values, **values})
+
+    def _unchanged(self, row: int) -> OverlayRow:
+        """The overlay form of a generated row nobody has changed yet (its base stamps)."""
+        tie = row // TIE_GROUP_ROWS
+        deleted = self.base_deleted(row)
+        modstamp = self.stamps.modstamp_ms[tie]
+        return OverlayRow(
+            modstamp,
+            self.stamps.last_modified_ms[tie],
+            None,
+            deleted,
+            {},
+            modstamp if deleted else None,
+        )
 
     def insert(self, count: int, stamp_ms: int) -> list[int]:
         """Append ``count`` new rows created at ``stamp_ms``."""
@@ -234,7 +276,29 @@ class ObjectData:
                 old = self.overlay.get(row)
                 if old is None:
                     old = OverlayRow(stamp_ms, stamp_ms)
-                self.overlay[row] = replace(old, modstamp_ms=stamp_ms, deleted=True)
+                self.overlay[row] = replace(
+                    old, modstamp_ms=stamp_ms, deleted=True, deleted_ms=stamp_ms
+                )
+
+    def purge(self, rows: Sequence[int], now_ms: int) -> None:
+        """Hard-delete rows (deleted and emptied from the Recycle Bin): gone from every query.
+
+        The delete log keeps them; a row soft-deleted earlier keeps its first deletion time.
+        """
+        with self.lock:
+            for row in rows:
+                old = self.overlay.get(row) or (
+                    self._unchanged(row) if row < self.base_rows else OverlayRow(now_ms, now_ms)
+                )
+                deleted_ms = old.deleted_ms if old.deleted and old.deleted_ms else now_ms
+                self.overlay[row] = OverlayRow(
+                    old.modstamp_ms,
+                    old.last_modified_ms,
+                    old.created_ms,
+                    deleted=True,
+                    deleted_ms=deleted_ms,
+                    purged=True,
+                )
 
     def pick_rows(self, count: int) -> list[int]:
         """Choose ``count`` distinct live rows, deterministically per seed and call."""
@@ -245,21 +309,30 @@ class ObjectData:
     def truth_rows(
         self, include_deleted: bool = False
     ) -> tuple[list[str], Iterator[tuple[str | None, ...]]]:
-        """Field names and every row as a tuple of CSV texts (None for null), in that name order."""
+        """Field names and every row as a tuple of CSV texts (None for null), in that name order.
+
+        Only fields the API user sees are included; purged rows never are.
+        """
         snap = self.snapshot(0)
-        pooled_groups = [
-            g for g in self.groups.values() if any(not f.is_compound for f in g.fields)
-        ]
+        visible = {spec.name for spec in self.fields if not spec.is_compound}
         names: list[str] = ["Id", "IsDeleted", "SystemModstamp", "LastModifiedDate", "CreatedDate"]
-        names += list(self.serials)
-        for group in pooled_groups:
-            names += [f.name for f in group.fields if not f.is_compound]
-        specs = [self.field(name) for name in names]
+        serials = [serial for name, serial in self.serials.items() if name in visible]
+        names += [name for name in self.serials if name in visible]
+        pooled: list[tuple[int, list[tuple[str | None, ...]]]] = []
+        for group in self.groups.values():
+            pool_names = [f.name for f in group.fields if not f.is_compound]
+            keep = [k for k, name in enumerate(pool_names) if name in visible]
+            if not keep:
+                continue
+            texts = group.text_rows()
+            if len(keep) < len(pool_names):
+                texts = [tuple(variant[k] for k in keep) for variant in texts]
+            names += [pool_names[k] for k in keep]
+            pooled.append((group.size, texts))
+        specs = [spec for spec in (self.field(name) for name in names) if spec is not None]
 
         def rows() -> Iterator[tuple[str | None, ...]]:
-            text_rows = [(g.size, g.text_rows()) for g in pooled_groups]
             stamps = self.stamps
-            serials = list(self.serials.values())
             id_of = self.ids.id_of
             for row in range(snap.total_rows):
                 change = snap.overlay.get(row)
@@ -276,15 +349,11 @@ class ObjectData:
                         stamps.created_cells[tie][1:-1],
                         *(serial.text(row) for serial in serials),
                     )
-                    for size, texts in text_rows:
+                    for size, texts in pooled:
                         values += texts[row % size]
                     yield values
-                elif include_deleted or not change.deleted:
-                    yield tuple(
-                        text_of(s.type, self.typed(s.name, row, change))
-                        for s in specs
-                        if s is not None
-                    )
+                elif not change.purged and (include_deleted or not change.deleted):
+                    yield tuple(text_of(s.type, self.typed(s.name, row, change)) for s in specs)
 
         return names, rows()
 
@@ -293,43 +362,3 @@ class ObjectData:
         names, rows = self.truth_rows(include_deleted)
         for values in rows:
             yield dict(zip(names, values, strict=True))
-
-
-def coerce_value(field_type: FieldType, value: object) -> Typed:
-    """Convert a Python/JSON value into the emulator's typed form for ``field_type``."""
-    if value is None:
-        return None
-    if field_type is FieldType.BOOLEAN:
-        if isinstance(value, str):
-            return value.lower() == "true"
-        return bool(value)
-    if field_type is FieldType.DATETIME:
-        return to_epoch_ms(value)
-    if field_type is FieldType.DATE:
-        if isinstance(value, dt.date):
-            return (value - dt.date(1970, 1, 1)).days
-        day = parse_date_literal(str(value))
-        if day is None:
-            raise ValueError(f"not a date: {value!r}")
-        return day
-    if field_type is FieldType.INT:
-        return int(str(value))
-    if field_type.is_numeric:
-        return float(str(value))
-    return str(value)
-
-
-def to_epoch_ms(value: object) -> int:
-    """Epoch ms from an int (ms), an aware datetime or an ISO/SOQL datetime string."""
-    if isinstance(value, bool):
-        raise ValueError("not a datetime")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, dt.datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-        return int(aware.timestamp() * 1000)
-    text = str(value).replace("+0000", "Z")
-    parsed = parse_datetime_literal(text)
-    if parsed is None:
-        raise ValueError(f"not a datetime: {value!r}")
-    return parsed

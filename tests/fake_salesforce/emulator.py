@@ -16,11 +16,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from http.server import ThreadingHTTPServer
 from types import TracebackType
 
-from tests.fake_salesforce import keys
+from tests.fake_salesforce import added_fields, formulas, keys
 from tests.fake_salesforce.auth import Credentials, OAuthServer, TokenStore
 from tests.fake_salesforce.clock import EmulatorClock
+from tests.fake_salesforce.coercion import to_epoch_ms
 from tests.fake_salesforce.counters import Counters
-from tests.fake_salesforce.dataset import ObjectData, to_epoch_ms
+from tests.fake_salesforce.dataset import ObjectData
 from tests.fake_salesforce.faults import Fault, FaultInjector
 from tests.fake_salesforce.http_handler import Handler
 from tests.fake_salesforce.jobs import JobStore, QueryJob
@@ -239,6 +240,76 @@ class FakeSalesforce:
         data = self._data(object_name)
         data.delete(data.rows_of(ids), self.clock.now_ms())
         return list(ids)
+
+    def purge_records(self, object_name: str, ids: Sequence[str]) -> list[str]:
+        """Hard-delete, as when deleted and emptied from the Recycle Bin: gone from query,
+        queryAll, recordCount and ``truth`` (deleted ones included), still in getDeleted's log.
+        Soft-deleted rows can be purged too; jobs that already took their snapshot keep them."""
+        data = self._data(object_name)
+        data.purge(data.rows_of(ids), self.clock.now_ms())
+        return list(ids)
+
+    def recalculate_formulas(
+        self, object_name: str, count: int | None = None, ids: Sequence[str] | None = None
+    ) -> list[str]:
+        """Change the formula values of ``count`` live rows (or of ``ids``) without moving any
+        stamp, as an edited formula or referenced record does; returns the ids recalculated."""
+        data = self._data(object_name)
+        rows = data.rows_of(ids) if ids is not None else data.pick_rows(count or 0)
+        formulas.recalculate(data, rows)
+        return [data.ids.id_of(row) for row in rows]
+
+    def add_field(
+        self,
+        object_name: str,
+        name: str,
+        type: str = "string",  # the describe attribute's name (shadows the builtin here only)
+        *,
+        label: str | None = None,
+        length: int | None = None,
+        precision: int | None = None,
+        scale: int | None = None,
+        picklist_values: Sequence[str] | None = None,
+        values: added_fields.Values | None = None,
+    ) -> dict[str, object]:
+        """Add a custom field (``type``: string, textarea, email, phone, url, picklist, boolean,
+        date, datetime, double, currency, percent). Every row gets a value, no stamp moves.
+        ``values`` is a sequence cycled over rows (row *i* gets ``values[i % len]``) or
+        ``f(variant)`` for 1,021 variants; without it a per-type generator fills it in.
+        Returns the field's describe entry."""
+        data = self._data(object_name)
+        spec, pool = added_fields.new_field(
+            data.name,
+            self.seed,
+            name,
+            type,
+            label=label,
+            length=length,
+            precision=precision,
+            scale=scale,
+            picklist_values=picklist_values,
+            values=values,
+        )
+        data.add_field(spec, pool)
+        return spec.describe()
+
+    def remove_field(self, object_name: str, name: str) -> list[str]:
+        """Delete a custom field (a geolocation with its components): gone from describe,
+        SOQL naming it fails with INVALID_FIELD; returns the field names removed."""
+        return [spec.name for spec in self._data(object_name).schema.remove(name)]
+
+    def hide_field(self, object_name: str, name: str) -> list[str]:
+        """Field-level security hides a field from the API user (like removal, but reversible)."""
+        return [spec.name for spec in self._data(object_name).schema.hide(name)]
+
+    def show_field(self, object_name: str, name: str) -> list[str]:
+        """Undo ``hide_field``."""
+        return [spec.name for spec in self._data(object_name).schema.show(name)]
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move emulator time forward, e.g. past the minute getDeleted has not covered yet or
+        beyond its 15-day window; later stamps, job dates and deletions follow."""
+        self.clock.advance(int(seconds * 1000))
 
     def expire_tokens(self) -> None:
         """Every issued access token becomes invalid (requests get 401 INVALID_SESSION_ID)."""

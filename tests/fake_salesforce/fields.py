@@ -60,6 +60,11 @@ class FieldSpec:
         """Whether this is an address or geolocation compound field."""
         return self.type.is_compound
 
+    @property
+    def permissionable(self) -> bool:
+        """Whether field-level security can be set on the field (describe ``permissionable``)."""
+        return self.nillable and not self.system and self.type is not FieldType.ID
+
     def describe(self) -> dict[str, object]:
         """The field's entry in ``/sobjects/{name}/describe`` ``fields``."""
         ftype = self.type
@@ -109,7 +114,7 @@ class FieldSpec:
             "nameField": self.name_field,
             "namePointing": False,
             "nillable": self.nillable,
-            "permissionable": self.nillable and not self.system and ftype is not FieldType.ID,
+            "permissionable": self.permissionable,
             "picklistValues": [
                 {
                     "active": True,

@@ -1,8 +1,9 @@
 """The emulator's own control API under ``/__emulator/`` (JSON in, JSON out, no auth).
 
 It mirrors the Python API so a standalone emulator process can be driven by demos, benchmarks
-and subprocess tests: update/insert/delete records, expire tokens, set limits, inject faults,
-read counters and the truth.
+and subprocess tests: update/insert/delete/purge records, recalculate formulas, add, remove,
+hide and show fields, advance the clock, expire tokens, set limits, inject faults, read counters
+and the truth.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 from typing import TYPE_CHECKING
 
 from tests.fake_salesforce import faults
+from tests.fake_salesforce.clock import rest_datetime
 from tests.fake_salesforce.http_types import Request, Response, json_response
 
 if TYPE_CHECKING:
@@ -63,6 +65,64 @@ def _delete(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Re
     return json_response({"ids": ids})
 
 
+def _purge(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
+    return json_response(
+        {"ids": sf.purge_records(str(body["object"]), _ids(body.get("ids")) or [])}
+    )
+
+
+def _recalculate(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
+    count = body.get("count")
+    ids = sf.recalculate_formulas(
+        str(body["object"]),
+        count=int(count) if count is not None else None,  # type: ignore[call-overload]
+        ids=_ids(body.get("ids")),
+    )
+    return json_response({"ids": ids})
+
+
+def _int(body: dict[str, object], key: str) -> int | None:
+    value = body.get(key)
+    return None if value is None else int(value)  # type: ignore[call-overload]
+
+
+def _add_field(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
+    picklist_values = body.get("picklist_values")
+    values = body.get("values")
+    label = body.get("label")
+    described = sf.add_field(
+        str(body["object"]),
+        str(body["name"]),
+        str(body.get("type", "string")),
+        label=str(label) if label is not None else None,
+        length=_int(body, "length"),
+        precision=_int(body, "precision"),
+        scale=_int(body, "scale"),
+        picklist_values=[str(v) for v in picklist_values]
+        if isinstance(picklist_values, list)
+        else None,
+        values=values if isinstance(values, list) else None,
+    )
+    return json_response({"field": described})
+
+
+def _remove_field(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
+    return json_response({"removed": sf.remove_field(str(body["object"]), str(body["name"]))})
+
+
+def _hide_field(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
+    return json_response({"hidden": sf.hide_field(str(body["object"]), str(body["name"]))})
+
+
+def _show_field(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
+    return json_response({"shown": sf.show_field(str(body["object"]), str(body["name"]))})
+
+
+def _advance(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
+    sf.advance_clock(float(body["seconds"]))  # type: ignore[arg-type]
+    return json_response({"now": rest_datetime(sf.clock.now_ms())})
+
+
 def _expire(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
     sf.expire_tokens()
     return json_response({"expired": True})
@@ -108,6 +168,13 @@ _ACTIONS = {
     ("POST", "update_records"): _update,
     ("POST", "insert_records"): _insert,
     ("POST", "delete_records"): _delete,
+    ("POST", "purge_records"): _purge,
+    ("POST", "recalculate_formulas"): _recalculate,
+    ("POST", "add_field"): _add_field,
+    ("POST", "remove_field"): _remove_field,
+    ("POST", "hide_field"): _hide_field,
+    ("POST", "show_field"): _show_field,
+    ("POST", "advance_clock"): _advance,
     ("POST", "expire_tokens"): _expire,
     ("GET", "counters"): _counters,
     ("POST", "reset_counters"): _reset,

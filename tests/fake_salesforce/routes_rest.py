@@ -1,5 +1,5 @@
-"""REST routes: versions, resources, limits, record counts, describes, SOQL query, identity,
-plus the OAuth token endpoint and SOAP login.
+"""REST routes: versions, resources, limits, record counts, describes, SOQL query, getDeleted,
+identity, plus the OAuth token endpoint and SOAP login.
 
 Query results use REST's JSON shape (``totalSize``, ``done``, ``records`` with ``attributes``,
 ``nextRecordsUrl`` when more than a batch of 2,000 remains;
@@ -13,7 +13,7 @@ import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tests.fake_salesforce import soap
+from tests.fake_salesforce import replication, soap
 from tests.fake_salesforce.dataset import Snapshot
 from tests.fake_salesforce.describe import describe_global, describe_object
 from tests.fake_salesforce.errors import OAuthError, SalesforceError, not_found
@@ -107,7 +107,7 @@ def record_count(sf: FakeSalesforce, request: Request) -> Response:
         deleted = sum(
             1 for row in range(data.base_rows) if row not in snap.overlay and data.base_deleted(row)
         )
-        deleted += sum(1 for change in snap.overlay.values() if change.deleted)
+        deleted += sum(1 for change in snap.overlay.values() if change.deleted)  # purged too
         counts.append({"count": snap.total_rows - deleted, "name": data.name})
     return json_response({"sObjects": counts})
 
@@ -125,6 +125,19 @@ def sobject_describe(sf: FakeSalesforce, request: Request) -> Response:
     if body is None:
         raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
     return json_response(body)
+
+
+def deleted(sf: FakeSalesforce, request: Request) -> Response:
+    """``GET /sobjects/{name}/deleted/?start=&end=`` (see ``replication``)."""
+    name = request.parts[1]
+    data = sf.org.object(name)
+    if data is None and sf.org.unsupported_object(name) is None:
+        raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
+    start = replication.parse_instant("start", request.params.get("start"))
+    end = replication.parse_instant("end", request.params.get("end"))
+    now = sf.clock.now_ms()
+    snapshot = data.snapshot(now) if data is not None else Snapshot(0, {}, now)
+    return json_response(replication.get_deleted(data, snapshot, start, end, now))
 
 
 def _batch_size(request: Request) -> int:

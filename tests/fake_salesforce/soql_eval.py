@@ -114,7 +114,8 @@ def compile_where(checked: CheckedQuery, expr: Expr) -> Compiled:
         inner = compile_where(checked, expr.operand)
         return Compiled(lambda r: not inner.base(r), lambda r, c: not inner.change(r, c))
     assert isinstance(expr, Comparison)
-    spec = data.field(expr.field.name)
+    # Validated when the job was created; the field may have been hidden or deleted since.
+    spec = data.known_field(expr.field.name)
     assert spec is not None
     literals = tuple(literal.value for literal in expr.values)
     if spec.type.is_numeric:
@@ -197,7 +198,7 @@ def matching_rows(checked: CheckedQuery, snap: Snapshot, operation: Operation) -
         )
     for row in sorted(overlay):
         change = overlay[row]
-        if row >= snap.total_rows or (change.deleted and not include_deleted):
+        if row >= snap.total_rows or change.purged or (change.deleted and not include_deleted):
             continue
         if compiled is None or compiled.change(row, change):
             out.append(row)
