@@ -78,8 +78,8 @@ def test_purged_rows_leave_query_queryall_record_count_and_truth(
 ) -> None:
     sf = fake_salesforce
     rows = list(sf.truth("Contact", include_deleted=True))
-    live = [row["Id"] for row in rows if row["IsDeleted"] == "false"][:2]
-    born_deleted = next(row["Id"] for row in rows if row["IsDeleted"] == "true")
+    live = [str(row["Id"]) for row in rows if row["IsDeleted"] == "false"][:2]
+    born_deleted = next(str(row["Id"]) for row in rows if row["IsDeleted"] == "true")
     sf.delete_records("Contact", [live[1]])
     chosen = [live[0], live[1], born_deleted]
     where = f"SELECT Id FROM Contact WHERE Id IN {_in(chosen)}"
@@ -109,7 +109,7 @@ def test_a_job_snapshotted_before_a_purge_keeps_its_rows(
     fake_salesforce: FakeSalesforce, client: EmulatorClient
 ) -> None:
     sf = fake_salesforce
-    ids = [row["Id"] for row in sf.truth("Contact")][:5]
+    ids = [str(row["Id"]) for row in sf.truth("Contact")][:5]
     created = client.create_job(f"SELECT Id, LastName FROM Contact WHERE Id IN {_in(ids)}")
     job_id = created.json()["id"]
     assert client.wait(job_id)["state"] == "JobComplete"
@@ -126,7 +126,7 @@ def test_get_deleted_lists_soft_and_hard_deletions(
     fake_salesforce: FakeSalesforce, client: EmulatorClient
 ) -> None:
     sf = fake_salesforce
-    soft, hard, soft_then_hard = [row["Id"] for row in sf.truth("Contact")][:3]
+    soft, hard, soft_then_hard = [str(row["Id"]) for row in sf.truth("Contact")][:3]
     window_start = sf.clock.now_ms() - 60_000
     sf.delete_records("Contact", [soft, soft_then_hard])
     first_deletion = sf.clock.now_ms()
@@ -162,7 +162,7 @@ def test_get_deleted_covers_whole_minutes_only(
     fake_salesforce: FakeSalesforce, client: EmulatorClient
 ) -> None:
     sf = fake_salesforce
-    record_id = next(sf.truth("Contact"))["Id"]
+    record_id = str(next(sf.truth("Contact"))["Id"])
     start = _iso(sf.clock.now_ms() - 300_000)
     sf.delete_records("Contact", [record_id])
     future = _iso(sf.clock.now_ms() + 3_600_000)
@@ -377,6 +377,10 @@ def test_added_fields_of_each_type_render_as_salesforce_does(
     sf.add_field("Contact", "Copay__c", "currency", values=[10.5, None, 25])
     copays = [row["Copay__c"] for row in sf.truth("Contact", include_deleted=True)]
     assert copays[:6] == ["10.5", None, "25.0", "10.5", None, "25.0"]
+    # Or come from a function of the variant (row i uses variant i % 1,021).
+    sf.add_field("Contact", "Visits__c", "double", values=lambda variant: variant % 4)
+    visits = [row["Visits__c"] for row in sf.truth("Contact", include_deleted=True)]
+    assert visits[:5] == ["0.0", "1.0", "2.0", "3.0", "0.0"]
 
 
 def test_removed_field_is_gone_and_named_queries_fail_at_creation(
@@ -434,6 +438,8 @@ def test_hidden_field_looks_removed_until_shown_again(
 ) -> None:
     sf = fake_salesforce
     titles = {row["Id"]: row["Title"] for row in sf.truth("Contact")}
+    before_job = client.create_job("SELECT Id, Title FROM Contact").json()["id"]
+    assert client.wait(before_job)["state"] == "JobComplete"
 
     assert _control(sf, "hide_field", object="Contact", name="Title").json() == {
         "hidden": ["Title"]
@@ -447,6 +453,8 @@ def test_hidden_field_looks_removed_until_shown_again(
         _error(_rest(client, "SELECT Title FROM Contact LIMIT 1"))["errorCode"] == "INVALID_FIELD"
     )
     assert "Title" not in next(sf.truth("Contact"))
+    # A job that started before the field was hidden keeps serving it.
+    assert "Title" in csv_records(list(client.pages(before_job)))[0]
     # An admin can still write it; the API user sees the change once it is shown again.
     changed = sf.update_records("Contact", count=1, fields={"Title": "Hidden edit"})
 
