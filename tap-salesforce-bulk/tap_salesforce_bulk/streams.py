@@ -15,9 +15,11 @@ from __future__ import annotations
 from collections.abc import Generator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from singer_sdk import Stream
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
+from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import RecordMessage
 
 from tap_salesforce_bulk.bookmarks import bookmark_after_job, plan_windows, starting_point
@@ -36,10 +38,12 @@ from tap_salesforce_bulk.runtime import SyncRuntime, fields_digest
 from tap_salesforce_bulk.schema import ObjectSpec
 from tap_salesforce_bulk.soql import TimeWindow, build_query
 from tap_salesforce_bulk.timestamps import normalize_datetime
+from tap_salesforce_bulk.writer import StateFlushingWriter
 
 if TYPE_CHECKING:
     from tap_salesforce_bulk.tap import TapSalesforceBulk
 
+_UNSET = object()
 JOB_STATE_KEY = "bulk_job"
 PROGRESS_CHECK_EVERY_ROWS = 5000
 REST_SAMPLE_PATH = "query"
@@ -57,6 +61,8 @@ class SObjectStream(Stream):
         self.primary_keys = ["Id"]
         self.replication_key = spec.replication_key
         self._salesforce_tap = tap
+        self._record_prefix: bytes | object | None = _UNSET
+        self._record_suffix = b"}\n"
 
     # --- The SDK's bookmark machinery is replaced by ours (see the module docstring). ---
 
@@ -90,6 +96,40 @@ class SObjectStream(Stream):
                     version=self._stream_version,
                     time_extracted=utc_now(),
                 )
+
+    def _write_record_message(self, record: dict[str, Any]) -> None:
+        """RECORD lines straight from msgspec when no stream map changes records.
+
+        The SDK builds a message object and a dict per record; with the default map (no
+        aliasing, filtering or flattening) the line is fully known but for the record itself.
+        """
+        prefix = self._plain_record_prefix()
+        writer = self._salesforce_tap.message_writer
+        if prefix is None or not isinstance(writer, StateFlushingWriter):
+            super()._write_record_message(record)
+            return
+        writer.write_record_line(prefix, record, self._record_suffix)
+        self.state_manager.is_flushed = False
+
+    def _plain_record_prefix(self) -> bytes | None:
+        if self._record_prefix is _UNSET:
+            maps = self.stream_maps
+            plain = (
+                len(maps) == 1
+                and type(maps[0]) is SameRecordTransform
+                and maps[0].stream_alias == self.name
+                and not maps[0].flattening_enabled
+            )
+            name = msgspec.json.encode(self.name).decode()
+            self._record_prefix = (
+                f'{{"type":"RECORD","stream":{name},"record":'.encode() if plain else None
+            )
+        return self._record_prefix  # type: ignore[return-value]
+
+    def _start_page_clock(self) -> None:
+        """``time_extracted`` of the records of the page about to be read."""
+        extracted = utc_now().isoformat().replace("+00:00", "Z")
+        self._record_suffix = f',"time_extracted":"{extracted}"}}\n'.encode()
 
     def _process_record(self, record: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         """sObject streams have no child streams and no partitions: nothing to do per record."""
@@ -290,6 +330,7 @@ class SObjectStream(Stream):
     def _page_records(self, page: ResultPage, job_id: str) -> Iterator[dict[str, Any]]:
         builder: RecordBuilder | None = None
         last_header: list[str] | None = None
+        self._start_page_clock()
         for row_number, (header, row) in enumerate(page.rows(), start=1):
             if header is not last_header:
                 builder, last_header = RecordBuilder(header, self.spec.fields), header

@@ -175,3 +175,16 @@ def test_every_object_mode_syncs_what_bulk_can_query(fake_salesforce: FakeSalesf
     assert streams == {"Account", "Contact"}, "feeds, CaseStatus and the like are left out"
     assert len(run.records("Account")) == len(list(fake_salesforce.truth("Account")))
     assert not any("INVALIDENTITY" in q for q in fake_salesforce.counters["queries"])
+
+
+def test_stream_maps_still_apply_to_records(fake_salesforce: FakeSalesforce) -> None:
+    maps = {"Contact": {"__alias__": "provider", "Title": None, "Initial": "LastName[:1]"}}
+    run = run_tap(tap_config(fake_salesforce, stream_maps=maps))
+    records = run.records("provider")
+    assert len(records) == len(list(fake_salesforce.truth("Contact")))
+    assert all("Title" not in r for r in records)
+    assert all(r["Initial"] == (r["LastName"] or "")[:1] for r in records)
+    plain = run_tap(tap_config(fake_salesforce)).messages
+    record = next(m for m in plain if m["type"] == "RECORD")
+    assert set(record) == {"type", "stream", "record", "time_extracted"}
+    assert record["time_extracted"].endswith("Z")
