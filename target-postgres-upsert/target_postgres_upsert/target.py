@@ -51,7 +51,7 @@ from target_postgres_upsert.loader import Loader
 from target_postgres_upsert.reader import NumberedReader, RecordMessage, decode_json
 from target_postgres_upsert.settings import CONFIG_JSONSCHEMA, Settings
 from target_postgres_upsert.sinks import PostgresUpsertSink
-from target_postgres_upsert.types import short_hash, table_name
+from target_postgres_upsert.types import table_name, with_hash_suffix
 
 _STATE_ENCODER = msgspec.json.Encoder(decimal_format="number")
 EXIT_FAILURE = 1
@@ -130,7 +130,7 @@ class TargetPostgresUpsert(Target):
         name = table_name(stream_name, self.settings.column_naming)
         owner = self._tables.setdefault(name, stream_name)
         if owner != stream_name:
-            name = f"{name[:54]}_{short_hash(stream_name)}"
+            name = with_hash_suffix(name, stream_name)
             self.logger.warning(
                 "Streams %r and %r map to the same table; %r loads into %r",
                 owner,

@@ -307,3 +307,20 @@ def test_stream_maps_and_flattening_apply_before_loading(run: Run, db: Db) -> No
     rows = db.rows("renamed", order_by="id")
     assert [(r["id"], r["name_upper"], r["dims__w"]) for r in rows] == [(1, "A", 3), (2, "B", 4)]
     assert "thing" not in db.tables()
+
+
+def test_two_streams_that_map_to_one_table_get_two_tables(run: Run, db: Db) -> None:
+    props = {"id": {"type": "integer"}}
+    messages = jsonl(
+        schema_message("Order", props, ["id"]),
+        record("Order", {"id": 1}),
+        schema_message("order", props, ["id"]),
+        record("order", {"id": 2}),
+    )
+    result = _ok(run(messages))
+    tables = sorted(db.tables())
+    assert len(tables) == 2
+    assert tables[0] == "order"
+    assert tables[1].startswith("order_")
+    assert {r["id"] for t in tables for r in db.select("id", t)} == {1, 2}
+    assert "map to the same table" in result.stderr
