@@ -19,6 +19,7 @@ from typing import IO, Any
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 READY_TIMEOUT_SECONDS = 120
+RSS_POLL_SECONDS = 0.1
 
 
 @dataclass(frozen=True)
@@ -106,7 +107,11 @@ def run_measured(
     stdout: IO[bytes] | int | None = subprocess.DEVNULL,
     env: dict[str, str] | None = None,
 ) -> Measured:
-    """Run a command, returning its wall time and its own peak RSS (from wait4)."""
+    """Run a command, returning its wall time and its own peak RSS.
+
+    The peak is ``VmHWM`` polled from /proc: ``ru_maxrss`` of a child also counts the pages it
+    shared with this (possibly large) process between fork and exec.
+    """
     started = time.perf_counter()
     process = subprocess.Popen(
         command,
@@ -116,10 +121,22 @@ def run_measured(
         cwd=ROOT,
         env={**os.environ, **(env or {})},
     )
-    _, status, usage = os.wait4(process.pid, 0)
+    peak_kb = 0
+    while process.poll() is None:
+        peak_kb = max(peak_kb, _high_water_kb(process.pid))
+        time.sleep(RSS_POLL_SECONDS)
     seconds = time.perf_counter() - started
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return Measured(seconds, usage.ru_maxrss / 1024.0, process.returncode)
+    return Measured(seconds, peak_kb / 1024.0, process.returncode)
+
+
+def _high_water_kb(pid: int) -> int:
+    """A process's peak resident set so far (``VmHWM``), 0 if it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    line = next((ln for ln in status.splitlines() if ln.startswith("VmHWM:")), "VmHWM: 0 kB")
+    return int(line.split()[1])
 
 
 def median(values: Sequence[float]) -> float:
