@@ -17,8 +17,10 @@ from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import RecordMessage
 
-from tap_salesforce_bulk.errors import SalesforceError
+from tap_salesforce_bulk.bulk import Operation
+from tap_salesforce_bulk.errors import ResultCountMismatchError, SalesforceError
 from tap_salesforce_bulk.pages import ResultPage, prefetched_pages, streamed_pages
+from tap_salesforce_bulk.progress import JobProgress
 from tap_salesforce_bulk.records import RecordBuilder, RecordValueError
 from tap_salesforce_bulk.runtime import SyncRuntime
 from tap_salesforce_bulk.schema import FieldSpec
@@ -155,3 +157,39 @@ class BulkRecordStream(Stream):
                     f"{exc}; the CSV does not match the described field types"
                 )
                 raise SalesforceError(msg) from None
+
+    def read_whole_query(self, soql: str, on_created: Any = None) -> Iterator[dict[str, Any]]:
+        """Run one query job to the end and yield its typed records; no state, no resume.
+
+        For side jobs that are cheap to run again (an Id list, a few columns): the job is
+        aborted and deleted however the generator ends.
+        """
+        runtime = self.runtime
+        runtime.guard.check_before_job()
+        job = runtime.bulk.create_query_job(soql, Operation.QUERY)
+        self.logger.info("%s: created Bulk job %s: %s", self.name, job.id, soql[:300])
+        emitted = 0
+        try:
+            progress = JobProgress(self.logger, self.name, job.id)
+            info = runtime.bulk.wait_until_done(
+                job.id, max_wait_seconds=runtime.settings.max_wait_seconds, on_poll=progress.on_poll
+            )
+            if on_created is not None:
+                on_created(info if info.created_date else job)
+            progress.start_reading(info.records_processed)
+            for page in self.pages(job.id, None):
+                for record in self.page_records(page, job.id):
+                    yield record
+                    emitted += 1
+                progress.on_records(emitted - progress.records, page_done=True)
+            if info.records_processed is not None and emitted != info.records_processed:
+                msg = (
+                    f"{self.name}: job {job.id} reported {info.records_processed:,} records but "
+                    f"{emitted:,} arrived; rerun to read the job again"
+                )
+                raise ResultCountMismatchError(msg)
+        finally:
+            current = runtime.bulk.job_info(job.id)
+            if not current.is_terminal:
+                runtime.bulk.abort(job.id)
+            runtime.bulk.delete(job.id)

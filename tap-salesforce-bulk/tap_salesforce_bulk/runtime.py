@@ -50,6 +50,7 @@ class SyncSettings:
     max_parallel_jobs: int
     max_parallel_downloads: int
     max_api_usage_percent: float
+    reconcile: tuple[str, ...]
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any], *, now: dt.datetime) -> SyncSettings:
@@ -81,7 +82,20 @@ class SyncSettings:
             )
             or DEFAULT_MAX_PARALLEL_DOWNLOADS,
             max_api_usage_percent=usage,
+            reconcile=_reconcile_choices(config.get("reconcile")),
         )
+
+
+def _reconcile_choices(value: Any) -> tuple[str, ...]:
+    choices = ("deletes", "formula_fields")
+    given = value or []
+    if isinstance(given, str):
+        given = [given]
+    unknown = [v for v in given if v not in choices]
+    if unknown:
+        msg = f"reconcile: {unknown} are not reconcile passes; use any of {list(choices)}"
+        raise SettingError(msg)
+    return tuple(given)
 
 
 def fields_digest(fields: Sequence[str], operation: str) -> str:

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from tap_salesforce_bulk.tap import TapSalesforceBulk
 
 JOB_STATE_KEY = "bulk_job"
+SYNCED_FIELDS_KEY = "synced_fields"
 PROGRESS_CHECK_EVERY_ROWS = 5000
 REST_SAMPLE_PATH = "query"
 
@@ -47,6 +48,8 @@ class SObjectStream(BulkRecordStream):
         self.spec = spec
         self.primary_keys = ["Id"]
         self.replication_key = spec.replication_key
+        self.incremental = False
+        self.new_fields: list[str] = []
 
     def compare_start_date(self, value: str, start_date_value: str) -> str:
         """The later of a bookmark and ``start_date``, which may be relative (``7d``)."""
@@ -99,6 +102,13 @@ class SObjectStream(BulkRecordStream):
         fields = self.selected_fields()
         digest = fields_digest(fields, self.operation.value)
         requests: list[JobRequest] = []
+        self.incremental = self._bookmark() is not None
+        synced_before = self.stream_state.get(SYNCED_FIELDS_KEY)
+        self.new_fields = (
+            [name for name in fields if name not in synced_before]
+            if self.incremental and isinstance(synced_before, list)
+            else []
+        )
         start = starting_point(self._bookmark(), settings.start_date)
         saved = self._saved_job()
         if saved and saved.get("digest") == digest:
@@ -160,6 +170,9 @@ class SObjectStream(BulkRecordStream):
                 return
             yield from self._read_job(ticket, job)
             pipeline.release(ticket)
+        if not self.new_fields:
+            # With new fields, the patch stream records this once it has backfilled them.
+            self.record_synced_fields()
 
     def _read_job(self, ticket: Ticket, created: JobInfo) -> Iterator[dict[str, Any]]:
         settings = self.runtime.settings
@@ -226,6 +239,11 @@ class SObjectStream(BulkRecordStream):
             progress.pages,
             progress.rate(),
         )
+
+    def record_synced_fields(self) -> None:
+        """Remember which fields every row now has, so a field added later gets backfilled."""
+        self.stream_state[SYNCED_FIELDS_KEY] = self.selected_fields()
+        self._tap.state_writer.write_state(self.tap_state)
 
     def _save_state(self, *, job: dict[str, Any] | None, bookmark: str | None = None) -> None:
         """Update this stream's state in one step and emit it: it covers only emitted records."""

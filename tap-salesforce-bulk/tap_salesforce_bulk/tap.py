@@ -13,11 +13,13 @@ from singer_sdk.exceptions import ConfigValidationError
 from singer_sdk.helpers.capabilities import CapabilitiesEnum, PluginCapabilities, TapCapabilities
 from singer_sdk.singerlib import Catalog
 
+from tap_salesforce_bulk.base import BulkRecordStream
 from tap_salesforce_bulk.catalog import reconcile_catalog
 from tap_salesforce_bulk.config import DEFAULT_API_VERSION, AuthFlow
 from tap_salesforce_bulk.discovery import ALL_OBJECTS, discover_object_specs
 from tap_salesforce_bulk.errors import SalesforceError
 from tap_salesforce_bulk.jobs import JobPipeline
+from tap_salesforce_bulk.reconcile import RECONCILE_DELETES, IdSetStream, PatchStream
 from tap_salesforce_bulk.runtime import SyncRuntime
 from tap_salesforce_bulk.schema import ObjectSpec
 from tap_salesforce_bulk.streams import SObjectStream
@@ -152,6 +154,15 @@ SETTINGS = th.PropertiesList(
         "straight from its socket.",
     ),
     th.Property(
+        "reconcile",
+        th.ArrayType(th.StringType),
+        default=[],
+        description='Extra passes after each object: "deletes" lists every existing Id (one '
+        "Id-only Bulk job) so the target can mark rows deleted or purged in Salesforce; "
+        '"formula_fields" re-reads formula and roll-up fields, which change without '
+        "SystemModstamp. Fields added in Salesforce are backfilled on every incremental run.",
+    ),
+    th.Property(
         "max_api_usage_percent",
         th.NumberType,
         default=80,
@@ -206,9 +217,16 @@ class TapSalesforceBulk(Tap):
         """``objects: ["*"]``: objects Bulk refuses are skipped, not fatal."""
         return list(self.config.get("objects") or []) == [ALL_OBJECTS]
 
-    def discover_streams(self) -> Sequence[SObjectStream]:
-        """One stream per configured object, typed from Salesforce's describe."""
-        return [SObjectStream(self, spec) for spec in self.described_objects()]
+    def discover_streams(self) -> Sequence[BulkRecordStream]:
+        """One stream per configured object, typed from describe, and its side streams."""
+        streams: list[BulkRecordStream] = []
+        id_sets = RECONCILE_DELETES in self.runtime.settings.reconcile
+        for spec in self.described_objects():
+            base = SObjectStream(self, spec)
+            streams += [base, PatchStream(self, base)]
+            if id_sets:
+                streams.append(IdSetStream(self, base))
+        return streams
 
     @property
     def input_catalog(self) -> Catalog | None:
