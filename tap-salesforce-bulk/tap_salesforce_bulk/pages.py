@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import itertools
 import logging
 import queue
 import shutil
@@ -26,7 +27,11 @@ import requests
 import urllib3.exceptions
 
 from tap_salesforce_bulk.bulk import LAST_PAGE_LOCATOR, BulkApi, locator_of
-from tap_salesforce_bulk.errors import ResultCountMismatchError, SalesforceRetriableError
+from tap_salesforce_bulk.errors import (
+    ResultCountMismatchError,
+    SalesforceApiError,
+    SalesforceRetriableError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -266,25 +271,37 @@ def prefetched_pages(
         ready.put(pool.submit(spool, response, path, params, locator))
         return headers.next_locator
 
+    def plan_from_result_pages() -> bool:
+        """Download what ``resultPages`` lists; False if the org does not offer it."""
+        urls = bulk.result_page_urls(job_id)
+        try:
+            first = next(urls)
+        except StopIteration:
+            return True
+        except SalesforceApiError as exc:
+            logger.info("resultPages is not available (%s); following Sforce-Locator", exc)
+            return False
+        for url in itertools.chain([first], urls):
+            if not _acquire(slots, stop):
+                return True
+            start_download(url, None, locator_of(url))
+        return True
+
+    def plan_from_locators() -> None:
+        locator = start_locator
+        results_path = f"jobs/query/{job_id}/results"
+        while _acquire(slots, stop):
+            params: dict[str, Any] = {"locator": locator} if locator else {}
+            if max_records:
+                params["maxRecords"] = max_records
+            locator = start_download(results_path, params, locator)
+            if locator is None:
+                return
+
     def plan() -> None:
         try:
-            if use_result_pages and start_locator is None:
-                for url in bulk.result_page_urls(job_id):
-                    if not _acquire(slots, stop):
-                        return
-                    start_download(url, None, locator_of(url))
-            else:
-                locator = start_locator
-                results_path = f"jobs/query/{job_id}/results"
-                while True:
-                    if not _acquire(slots, stop):
-                        return
-                    params: dict[str, Any] = {"locator": locator} if locator else {}
-                    if max_records:
-                        params["maxRecords"] = max_records
-                    locator = start_download(results_path, params, locator)
-                    if locator is None:
-                        break
+            if not (use_result_pages and start_locator is None and plan_from_result_pages()):
+                plan_from_locators()
             ready.put(None)
         except BaseException as exc:  # handed to the consumer, which raises it
             ready.put(exc)

@@ -126,3 +126,21 @@ def test_bad_credentials_fail_in_one_line_without_echoing_secrets(
     for secret in ("Wrong-Pa55word-XYZZY", config["client_secret"], config["security_token"]):
         assert secret not in run.stderr
         assert secret not in run.stdout
+
+
+def test_org_without_result_pages_falls_back_to_the_locator_chain(
+    make_fake_salesforce: object,
+) -> None:
+    sf = make_fake_salesforce(contacts=3_000, accounts=10, default_page_records=700)  # type: ignore[operator]
+    sf.inject(
+        faults.HttpError(
+            on="result_pages",
+            status=404,
+            error_code="NOT_FOUND",
+            message="The requested resource does not exist",
+        )
+    )
+    run = run_tap(tap_config(sf, max_parallel_downloads=3))
+    assert "resultPages is not available" in run.stderr
+    assert sf.counters["pages_served"] >= 5
+    assert_exact(run, sf)
