@@ -130,7 +130,6 @@ class ResultPage:
         self._max_records = max_records
         self._first_copy = first_copy
         self.headers: PageHeaders | None = first_copy[0] if first_copy else None
-        self.rows_read = 0
 
     def _open(self) -> tuple[PageHeaders, IO[bytes], Callable[[], None]]:
         if self._first_copy is not None:
@@ -143,7 +142,13 @@ class ResultPage:
         return headers, cast(IO[bytes], ResponseBody(response)), response.close
 
     def rows(self) -> Iterator[tuple[list[str], list[str]]]:
-        """Yield ``(header, row)`` pairs, re-fetching the page after a break without repeats."""
+        """Yield ``(header, row)`` pairs, re-fetching the page after a break without repeats.
+
+        Rows already sent are recognised by their Id, not by their position: Salesforce promises
+        the same set of rows for a locator, not the same order.
+        """
+        sent_ids: set[str] = set()
+        sent = 0
         for attempt in range(1, PAGE_READ_MAX_TRIES + 1):
             headers, body, close = self._open()
             self.headers = headers
@@ -155,11 +160,17 @@ class ResultPage:
                     if headers.number_of_records in (None, 0):
                         return
                     raise csv.Error("the page has no header row")
+                id_at = _id_column(header)
                 for row in reader:
                     seen += 1
-                    if seen > self.rows_read:
-                        self.rows_read = seen
-                        yield header, row
+                    if id_at is not None and len(row) > id_at:
+                        if row[id_at] in sent_ids:
+                            continue
+                        sent_ids.add(row[id_at])
+                    elif seen <= sent:
+                        continue  # no Id column: fall back to the position
+                    sent += 1
+                    yield header, row
             except BROKEN_BODY_ERRORS as exc:
                 if attempt == PAGE_READ_MAX_TRIES:
                     msg = f"page {self.locator or 'first'} of job {self._job_id} kept breaking: {exc!r}"
@@ -192,6 +203,10 @@ class ResultPage:
             )
         msg = f"page {self.locator or 'first'} of job {self._job_id} could not be read"
         raise SalesforceRetriableError(msg)
+
+
+def _id_column(header: list[str]) -> int | None:
+    return next((i for i, name in enumerate(header) if name.lower() == "id"), None)
 
 
 def streamed_pages(

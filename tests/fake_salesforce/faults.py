@@ -110,6 +110,14 @@ class ShortPage(Fault):
 
 
 @dataclass
+class ReorderedPage(Fault):
+    """Serve the page's rows in reverse order: the same set of rows for the locator (all that
+    Salesforce promises), in another order than the last time it was fetched."""
+
+    phase: ClassVar[str] = BODY
+
+
+@dataclass
 class MalformedCsv(Fault):
     """Put a row with an unterminated quoted field in the middle of the page."""
 
@@ -189,6 +197,7 @@ FAULT_TYPES: dict[str, type[Fault]] = {
         ExpireToken,
         DropConnection,
         ShortPage,
+        ReorderedPage,
         MalformedCsv,
         JobFails,
         JobAborted,

@@ -295,6 +295,7 @@ class PageWriter:
         )
         self.missing = sum(f.missing_rows for f in body_faults if isinstance(f, faults.ShortPage))
         self.malformed = any(isinstance(f, faults.MalformedCsv) for f in body_faults)
+        self.reordered = any(isinstance(f, faults.ReorderedPage) for f in body_faults)
         self.pause = sum(f.seconds for f in body_faults if isinstance(f, faults.Slow))
         self.bytes_out = 0
         self.dropped = False
@@ -341,7 +342,8 @@ class PageWriter:
         written = 0
         try:
             pending.put(page.header_line.encode())
-            rows = page.rows[: max(0, len(page.rows) - self.missing)]
+            rows = page.rows[::-1] if self.reordered else page.rows
+            rows = rows[: max(0, len(rows) - self.missing)]
             broken_at = len(rows) // 2 if self.malformed else -1
             for start in range(0, len(rows), RENDER_BLOCK_ROWS):
                 if self.dropped or self.failed:

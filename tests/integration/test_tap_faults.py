@@ -144,3 +144,16 @@ def test_org_without_result_pages_falls_back_to_the_locator_chain(
     assert "resultPages is not available" in run.stderr
     assert sf.counters["pages_served"] >= 5
     assert_exact(run, sf)
+
+
+def test_page_fetched_again_in_another_order_sends_each_row_once(
+    make_fake_salesforce: object,
+) -> None:
+    sf = make_fake_salesforce(contacts=2_000, accounts=10, gzip=False)  # type: ignore[operator]
+    sf.inject(faults.DropConnection(on="results", nth=2, after_bytes=200_000))
+    sf.inject(faults.ReorderedPage(on="results", nth=3))  # the second fetch of that page
+    run = run_tap(tap_config(sf, page_size=500, **STREAMED))
+    assert sf.counters["faults_fired"] == {"DropConnection": 1, "ReorderedPage": 1}
+    broke = next(line for line in run.stderr.splitlines() if "broke off after" in line)
+    assert "after 0 rows" not in broke, "the break came after some rows were sent"
+    assert_exact(run, sf)
