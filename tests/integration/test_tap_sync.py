@@ -188,3 +188,12 @@ def test_stream_maps_still_apply_to_records(fake_salesforce: FakeSalesforce) -> 
     record = next(m for m in plain if m["type"] == "RECORD")
     assert set(record) == {"type", "stream", "record", "time_extracted"}
     assert record["time_extracted"].endswith("Z")
+
+
+def test_soap_login_uses_api_64_even_when_a_newer_version_is_configured(
+    fake_salesforce: FakeSalesforce,
+) -> None:
+    run = run_tap(tap_config(fake_salesforce, flow="soap", api_version="66.0"))
+    assert "soap flow, API 64.0" in run.stderr
+    assert len(run.records("Contact")) == len(list(fake_salesforce.truth("Contact")))
+    assert fake_salesforce.counters["auth_calls"] == {"soap_login": 1}
