@@ -1,11 +1,13 @@
-"""The sink: one stream's records -> checked COPY lines, deduplicated by key, and rejects.
+"""The sink: one stream's records -> checked stage rows, deduplicated by key, and rejects.
 
 ``setup`` decides the table (names, types, metadata columns) and asks the loader thread to create
-or evolve it, so the converters render for the table's real column types. ``add_record`` runs per
-record on the main thread: it formats the record (the checks are in ``records.py``), keeps the
-last record per key (PostgreSQL refuses a merge that meets one key twice), and files records that
-fail their schema as rejects. ``process_batch`` hands the batch to the loader thread; the SDK calls
-it through ``Target.drain_one`` whenever the target decides to flush (see ``target.py``).
+or evolve it, so the rows are checked for the table's real column types. ``add_values`` (a record
+the reader decoded with the stream's typed ``envelope_decoder``), ``add_raw`` and ``add_record``
+run per record on the main thread: the record's row is checked (``rows.py``) and encoded with its
+metadata, the last record per key is kept (PostgreSQL refuses a merge that meets one key twice),
+and records that fail their schema are filed as rejects. ``process_batch`` hands the batch to the
+loader thread; the SDK calls it through ``Target.drain_one`` whenever the target decides to flush
+(see ``target.py``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from msgspec.structs import astuple
 from singer_sdk.sinks import BatchSink
 
 from target_postgres_upsert.db import (
@@ -29,7 +32,7 @@ from target_postgres_upsert.errors import InvalidRecordError, MissingKeyError
 from target_postgres_upsert.rows import ColumnSpec, RowFormatter
 from target_postgres_upsert.settings import InvalidRecordPolicy
 from target_postgres_upsert.types import ANY_VALUE, PgType, column_names, pg_type_for, value_kinds
-from target_postgres_upsert.values import NULL, InvalidValueError, check_datetime
+from target_postgres_upsert.values import InvalidValueError, check_datetime
 
 if TYPE_CHECKING:
     from target_postgres_upsert.target import TargetPostgresUpsert
@@ -76,11 +79,10 @@ class PostgresUpsertSink(BatchSink):
         self._host = target
         self._settings = target.settings
         super().__init__(target, stream_name, schema, key_properties)
-        self._lines: list[str] = []
+        self._rows: list[bytes] = []
         self._line_numbers: list[int] = []
         self._positions: dict[Any, int] = {}
         self._rejects: list[Reject] = []
-        self._nul_removed = 0
         self._rejected_total = 0
         self._clock_second = -1
         self._clock_iso = ""
@@ -105,7 +107,7 @@ class PostgresUpsertSink(BatchSink):
     # --- SDK speed knobs: our own checks replace jsonschema; PostgreSQL parses timestamps -------
 
     def get_validator(self) -> None:
-        """No per-record jsonschema validation (see ``records.py`` for what is checked)."""
+        """No per-record jsonschema validation (see ``rows.py`` for what is checked)."""
         return
 
     def _parse_timestamps_in_record(
@@ -178,6 +180,7 @@ class PostgresUpsertSink(BatchSink):
             schema=schema_name,
             table=table,
             columns=tuple(names[p] for p in data_props) + tuple(per_record_meta),
+            row_names=tuple(data_props) + tuple(per_record_meta),
             key_columns=key_columns,
             compare_columns=(*(names[p] for p in data_props if p not in key_set), TABLE_VERSION),
             target_has_deleted_at=DELETED_AT in actual,
@@ -196,11 +199,23 @@ class PostgresUpsertSink(BatchSink):
     # --- records --------------------------------------------------------------------------------
 
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
-        """SDK entry point; the target calls ``add_raw`` or ``add_record`` with the message."""
+        """SDK entry point; the target calls ``add_values``, ``add_raw`` or ``add_record``."""
         self.add_record(record, None, None)
 
+    @property
+    def envelope_decoder(self) -> Any:
+        """Decodes a whole RECORD line of this stream with its typed record (None: no fast path)."""
+        assert self._formatter is not None
+        return self._formatter.envelope_decoder
+
+    def add_values(self, record: Any, time_extracted: Any, version: Any) -> bool:
+        """Add a record decoded by ``envelope_decoder`` (the fast path); True when the batch is full."""
+        self._pending_records += 1
+        self._add(astuple(record), time_extracted, version)
+        return self._pending_records >= self._max_records
+
     def add_raw(self, raw: Any, time_extracted: Any, version: Any) -> bool:
-        """Add a record given as the JSON bytes of its RECORD message's ``record`` (fast path).
+        """Add a record given as the JSON bytes of its RECORD message's ``record``.
 
         Returns True when the batch is full.
         """
@@ -227,15 +242,15 @@ class PostgresUpsertSink(BatchSink):
         return self._pending_records >= self._max_records
 
     def _add(self, values: tuple[Any, ...], extracted: Any, version: Any) -> None:
-        """Format one record's values into the pending batch, or reject it."""
+        """Check one record's values and add its row to the pending batch, or reject it."""
         formatter = self._formatter
         assert formatter is not None
         try:
-            fields, removed = formatter.fields(values)
+            row = formatter.row(values)
         except InvalidValueError as exc:
             self._invalid(exc.reason)
             return
-        missing = formatter.missing_key(fields) if self._keyed else None
+        missing = formatter.missing_key(row) if self._keyed else None
         if missing is not None:
             self._invalid(f"key property {missing!r} is missing or null", missing_key=True)
             return
@@ -259,33 +274,32 @@ class PostgresUpsertSink(BatchSink):
                 extracted = None
         if deleted_at is None and is_deleted is True:
             deleted_at = extracted or self._clock_iso
-        version_text = str(version) if type(version) is int else NULL
+        if type(version) is not int:
+            version = None
         if self._full_metadata:
-            fields += (
-                extracted or NULL,
+            metadata: tuple[Any, ...] = (
+                extracted,
                 self._clock_iso,
-                deleted_at or NULL,
-                str(int(now * 1000)),
-                version_text,
+                deleted_at,
+                int(now * 1000),
+                version,
             )
         else:
-            fields += (deleted_at or NULL, version_text)
-        line = "\t".join(fields)
-        if removed:
-            self._nul_removed += removed
+            metadata = (deleted_at, version)
+        encoded = formatter.encode(row, metadata)
         line_number = self._reader.line_number
 
         if self._keyed:
-            key = formatter.key(fields)
+            key = formatter.key(row)
             position = self._positions.get(key)
             if position is not None:
                 # Last record wins; it keeps the first one's place in the batch.
-                self._lines[position] = line
+                self._rows[position] = encoded
                 self._line_numbers[position] = line_number
                 self.tally_duplicate_merged()
                 return
-            self._positions[key] = len(self._lines)
-        self._lines.append(line)
+            self._positions[key] = len(self._rows)
+        self._rows.append(encoded)
         self._line_numbers.append(line_number)
 
     def _invalid(self, reason: str, *, missing_key: bool = False) -> None:
@@ -312,23 +326,18 @@ class PostgresUpsertSink(BatchSink):
         self.tally_record_read(self._pending_records)
         self.record_counter_metric.increment(self._pending_records)
         self._pending_records = 0
-        lines = self._lines
-        if lines:
-            lines.append("")  # so the join ends every row with a newline
-        payload = "\n".join(lines).encode("utf-8")
-        batch = Batch(self.plan, payload, self._line_numbers, self._rejects)
-        self._lines, self._line_numbers, self._positions, self._rejects = [], [], {}, []
-        if self._nul_removed:
-            self.logger.warning(
-                "Removed %d NUL characters from values (PostgreSQL text cannot hold them)",
-                self._nul_removed,
-            )
-            self._nul_removed = 0
+        batch = Batch(self.plan, self._rows, self._line_numbers, self._rejects)
+        self._rows, self._line_numbers, self._positions, self._rejects = [], [], {}, []
         self._host.loader.submit_batch(partial(self._load, batch))
 
     def _load(self, batch: Batch, db: Database) -> None:
         """Runs on the loader thread: load and commit one batch, then report it."""
         result = db.load(batch, keep_refused=self._policy is InvalidRecordPolicy.REJECT)
+        if result.nul_removed:
+            self.logger.warning(
+                "Removed %d NUL characters from values (PostgreSQL text cannot hold them)",
+                result.nul_removed,
+            )
         self.logger.info(
             "Committed %d rows into %s.%s: %d inserted or changed, %d deleted, %d rejected"
             " (%.2f s)",

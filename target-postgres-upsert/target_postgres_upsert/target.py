@@ -26,6 +26,7 @@ import copy
 import signal
 import sys
 import time
+from functools import partial
 from types import FrameType
 from typing import Any, cast
 
@@ -218,10 +219,26 @@ class TargetPostgresUpsert(Target):
                 else None
             )
         if sink is not None:
+            if sink.envelope_decoder is not None:
+                # The next RECORD lines of this stream are decoded whole, typed, by the reader.
+                self.reader.use_fast_path(
+                    stream_name, sink.envelope_decoder.decode, partial(self._add_decoded, sink)
+                )
             if sink.add_raw(raw, message.time_extracted, message.version):
                 self._flush_all()
         else:
             self._process_mapped_record(message, stream_maps)
+        self._records_to_age_check -= 1
+        if self._records_to_age_check <= 0:
+            self._records_to_age_check = AGE_CHECK_EVERY_RECORDS
+            self._check_age()
+
+    def _add_decoded(self, sink: PostgresUpsertSink, message: Any) -> None:
+        """A RECORD line the reader decoded with ``sink``'s typed decoder (the fast path)."""
+        if self._oldest_pending_at is None:
+            self._oldest_pending_at = time.monotonic()
+        if sink.add_values(message.record, message.time_extracted, message.version):
+            self._flush_all()
         self._records_to_age_check -= 1
         if self._records_to_age_check <= 0:
             self._records_to_age_check = AGE_CHECK_EVERY_RECORDS
@@ -275,6 +292,7 @@ class TargetPostgresUpsert(Target):
             self._connected = True
         super()._process_schema_message(message_dict)
         self._plain_sinks.clear()
+        self.reader.clear_fast_path()
         for sink in self._sinks_to_clear:
             sink.clean_up()
         self._sinks_to_clear = []

@@ -1,31 +1,27 @@
-"""One value -> one field of a PostgreSQL ``COPY ... (FORMAT text)`` line, with its check.
+"""One value -> the text PostgreSQL parses into its column, with its check (the rare kinds).
 
-A converter checks a value against what the property's schema allows (type, and for date/time
-strings a parse) and returns its text, or raises ``InvalidValueError`` with a reason for the rejects
-table. ``rows.py`` uses these per value only where its bulk checks cannot decide (and to find
-the reason when they fail); we do not run jsonschema per record (~85% of an SDK target's time).
+``rows.py`` leaves the common kinds to msgspec's typed decoding and PostgreSQL's input functions;
+a converter here handles the rest value by value (jsonb, mixed kinds, columns wider than the
+schema or of a type we did not create) and names what is wrong when a bulk check fails. It checks
+a value against what the property's schema allows (type, and for date/time strings a parse) and
+returns its text, or raises ``InvalidValueError`` with a reason for the rejects table. We do not
+run jsonschema per record (~85% of an SDK target's time).
 
-COPY text format: fields separated by tab, ``\\N`` for NULL, and backslash, tab, newline and
-carriage return written as ``\\\\``, ``\\t``, ``\\n``, ``\\r``. PostgreSQL text cannot hold NUL
-characters at all, so they are removed (and counted, so the sink can log how many).
-https://www.postgresql.org/docs/15/sql-copy.html#id-1.9.3.55.9.2
+The text needs no escaping here: it travels as a JSON string in the row and ``payload.py`` turns
+that into COPY CSV. PostgreSQL text cannot hold NUL characters; they are removed there (and
+counted), and from JSON for jsonb columns here, since jsonb refuses ``\\u0000`` too.
 """
 
 from __future__ import annotations
 
 import datetime
 import decimal
-import re
 from collections.abc import Callable
 from typing import Any
 
 import msgspec
 
 from target_postgres_upsert.types import ANY_VALUE, PgType, ValueKind
-
-#: COPY's NULL marker. Compared by identity in ``RowFormatter`` so that a data string that
-#: happens to read ``\N`` is still escaped (decoded strings are never this very object).
-NULL = "\\N"
 
 BIGINT_MIN = -(2**63)
 BIGINT_MAX = 2**63 - 1
@@ -49,31 +45,6 @@ def _quote(value: Any) -> str:
     if len(text) > REASON_VALUE_CHARS:
         text = text[: REASON_VALUE_CHARS - 3] + "..."
     return text
-
-
-_UNESCAPE = re.compile(r"\\(.)")
-_UNESCAPES = {"t": "\t", "n": "\n", "r": "\r"}
-
-
-def parse_copy_line(line: str) -> list[str | None]:
-    """The field values of one COPY text line (the inverse of ``copy_line``; None for NULL)."""
-    return [
-        None
-        if field == NULL
-        else _UNESCAPE.sub(lambda m: _UNESCAPES.get(m.group(1), m.group(1)), field)
-        for field in line.split("\t")
-    ]
-
-
-def escape_copy_text(text: str) -> str:
-    """``text`` as one COPY text-format field: specials escaped, NUL characters removed."""
-    return (
-        text.replace("\\", "\\\\")
-        .replace("\t", "\\t")
-        .replace("\n", "\\n")
-        .replace("\r", "\\r")
-        .replace("\x00", "")
-    )
 
 
 def _strip_nul(value: Any) -> Any:

@@ -243,3 +243,34 @@ def test_keys_equal_as_values_but_not_as_text_keep_the_last_record(run: Run, db:
     assert result.returncode == 0, result.stderr[-3000:]
     assert [r["v"] for r in db.select("v", "k", order_by="at")] == ["second", "other"]
     assert db.rejects() == []
+
+
+def test_a_value_that_is_not_a_number_is_rejected_naming_its_column(run: Run, db: Db) -> None:
+    # Numbers pass to PostgreSQL as the tap wrote them; numeric's input is the check.
+    props = {"id": {"type": "integer"}, "amount": {"type": ["number", "null"]}}
+    messages = (
+        jsonl(
+            schema_message("n", props, ["id"]),
+            record("n", {"id": 1, "amount": 1.5}),
+            record("n", {"id": 2, "amount": "abc"}),  # line 3
+            record("n", {"id": 3, "amount": {"x": 1, "y": [2, 3]}}),  # line 4
+            record("n", {"id": 4, "amount": "2.25"}),  # a decimal in a string is accepted
+            state({"n": 4}),
+        )
+        + '{"type": "RECORD", "stream": "n", "record": {"id": 5, "amount": 12345678901234567890.123456789}}\n'
+        + jsonl(state({"n": 5}))
+    )
+    result = run(messages)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.states == [{"n": 5}]
+    loaded = db.select("id, amount::text AS amount", "n", order_by="id")
+    assert [(r["id"], r["amount"]) for r in loaded] == [
+        (1, "1.5"),
+        (4, "2.25"),
+        (5, "12345678901234567890.123456789"),
+    ]
+    rejects = db.rejects()
+    assert [r["line_number"] for r in rejects] == [3, 4]
+    assert 'invalid input syntax for type numeric: "abc" (column amount)' in rejects[0]["reason"]
+    assert json.loads(rejects[0]["raw_message"])["amount"] == "abc"
+    assert json.loads(rejects[1]["raw_message"])["amount"] == {"x": 1, "y": [2, 3]}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
+import re
 import time
 from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
@@ -23,12 +24,21 @@ from target_postgres_upsert.db.plans import (
     TablePlan,
     idents,
 )
-from target_postgres_upsert.values import parse_copy_line
+from target_postgres_upsert.payload import (
+    CSV_ESCAPE,
+    CSV_NULL,
+    CSV_QUOTE,
+    copy_payload,
+    decode_row,
+)
 
 # psycopg2 reads the COPY source in pieces of this size. One piece per batch is best: each read
 # needs the GIL (which the busy main thread hands over only now and then), and a read of a whole
 # bytes object returns it without a copy. libpq sends it in pieces of its own.
 COPY_CHUNK_BYTES = 1 << 30
+_ROW_JSON = msgspec.json.Encoder(decimal_format="number")
+# COPY's error context: 'COPY _sdc_stage, line 1, column amount: "abc"'.
+_COPY_COLUMN = re.compile(r"^COPY [^,]*, line \d+, column (.+?): ")
 
 # Errors about the rows of a batch (class 22 data exceptions, 23 integrity, 21000 "ON CONFLICT
 # cannot affect a row twice", 54000 e.g. an index row too large): isolate the rows, go on.
@@ -41,14 +51,10 @@ ROW_ERRORS: tuple[type[Exception], ...] = (
 
 
 class _CopySource:
-    """A file-like ``read()`` over COPY text: a whole payload, or selected rows of it."""
+    """A file-like ``read()`` over the COPY bytes of a batch."""
 
-    def __init__(self, batch: Batch, rows: Sequence[int] | None) -> None:
-        if rows is None:
-            self._data = batch.payload
-        else:
-            lines = batch.lines
-            self._data = b"".join(lines[i] + b"\n" for i in rows)
+    def __init__(self, data: bytes) -> None:
+        self._data = data
         self._offset = 0
 
     def read(self, size: int = COPY_CHUNK_BYTES) -> bytes:
@@ -73,25 +79,28 @@ def load(
     plan = batch.plan
     refused: list[Reject] = []
     counts = [0, 0]  # written, deleted
+    payload, nul_removed = copy_payload(batch.rows)
     with conn.cursor() as cur:
         try:
             _create_stage(cur, plan)
-            _copy_and_merge(cur, batch, None, counts)
+            _copy_and_merge(cur, batch, payload, counts)
+            del payload
         except ROW_ERRORS:
             conn.rollback()
             counts = [0, 0]
             _create_stage(cur, plan)
-            _bisect(cur, batch, range(batch.rows), refused, counts)
+            _bisect(cur, batch, range(len(batch.rows)), refused, counts)
         rejects = batch.rejects + (refused if keep_refused else [])
         if rejects:
             _insert_rejects(cur, plan.schema, rejects)
     conn.commit()
     return LoadResult(
-        rows=batch.rows,
+        rows=len(batch.rows),
         written=counts[0],
         deleted=counts[1],
         refused=refused,
         seconds=time.monotonic() - started,
+        nul_removed=nul_removed,
     )
 
 
@@ -116,15 +125,21 @@ def _create_stage(cur: psycopg2.extensions.cursor, plan: TablePlan) -> None:
 def _copy_and_merge(
     cur: psycopg2.extensions.cursor,
     batch: Batch,
-    rows: Sequence[int] | None,
+    payload: bytes,
     counts: list[int],
 ) -> None:
-    """COPY ``rows`` (None: all) into the empty stage and merge them into the table."""
+    """COPY ``payload`` (rows of ``batch``) into the empty stage and merge it into the table."""
     plan = batch.plan
-    copy = sql.SQL("COPY {} ({}) FROM STDIN").format(
-        sql.Identifier(STAGE_TABLE), idents(plan.columns)
+    copy = sql.SQL(
+        "COPY {} ({}) FROM STDIN WITH (FORMAT csv, QUOTE {}, ESCAPE {}, NULL {})"
+    ).format(
+        sql.Identifier(STAGE_TABLE),
+        idents(plan.columns),
+        sql.Literal(CSV_QUOTE),
+        sql.Literal(CSV_ESCAPE),
+        sql.Literal(CSV_NULL),
     )
-    cur.copy_expert(copy, _CopySource(batch, rows), size=COPY_CHUNK_BYTES)
+    cur.copy_expert(copy, _CopySource(payload), size=COPY_CHUNK_BYTES)
     deleted = _merge(cur, plan)
     counts[0] += max(cur.rowcount, 0)
     counts[1] += deleted
@@ -140,7 +155,8 @@ def _bisect(
     """Load ``rows`` under a savepoint; while PostgreSQL refuses, split them in halves."""
     cur.execute("SAVEPOINT bisect")
     try:
-        _copy_and_merge(cur, batch, rows, counts)
+        payload, _ = copy_payload([batch.rows[i] for i in rows])
+        _copy_and_merge(cur, batch, payload, counts)
     except ROW_ERRORS as exc:
         cur.execute("ROLLBACK TO SAVEPOINT bisect")
         if len(rows) == 1:
@@ -155,16 +171,25 @@ def _bisect(
 
 
 def _refused_row(batch: Batch, row: int, exc: Exception) -> Reject:
-    # The input line is not kept after formatting; the row as COPY text names every column.
-    values = parse_copy_line(batch.lines[row].decode("utf-8"))
-    raw = json.dumps(dict(zip(batch.plan.columns, values, strict=True)), ensure_ascii=False)
-    message = (getattr(exc, "pgerror", None) or str(exc)).strip().splitlines()[0]
+    # The input line is not kept after formatting: the row, keyed by the records' names, is.
+    values = decode_row(batch.rows[row])
+    raw = _ROW_JSON.encode(dict(zip(batch.plan.row_names, values, strict=True))).decode()
     return Reject(
         stream=batch.plan.stream,
         line_number=batch.line_numbers[row],
-        reason=f"PostgreSQL refused the row: {message}",
+        reason=f"PostgreSQL refused the row: {_pg_reason(exc)}",
         raw=raw,
     )
+
+
+def _pg_reason(exc: Exception) -> str:
+    """PostgreSQL's message, and the column COPY names in its context, if it does."""
+    diag = getattr(exc, "diag", None)
+    message = getattr(diag, "message_primary", None)
+    if not message:
+        message = (getattr(exc, "pgerror", None) or str(exc)).strip().splitlines()[0]
+    column = _COPY_COLUMN.search(getattr(diag, "context", None) or "")
+    return f"{message} (column {column.group(1)})" if column else message
 
 
 def _merge(cur: psycopg2.extensions.cursor, plan: TablePlan) -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,7 +29,8 @@ class TablePlan:
     stream: str
     schema: str
     table: str
-    columns: tuple[str, ...]  # COPY columns, in the order of the fields of each line
+    columns: tuple[str, ...]  # COPY columns, in the order of the values of each row
+    row_names: tuple[str, ...]  # the same, named as in the records (to show a refused row)
     key_columns: tuple[str, ...]  # empty: rows are appended
     compare_columns: tuple[str, ...]  # a change in these (or in deletion) rewrites a row
     target_has_deleted_at: bool  # the table keeps _sdc_deleted_at (else it is stage-only)
@@ -51,26 +51,17 @@ class Reject:
 
 @dataclass
 class Batch:
-    """The rows of one flush of one sink as COPY text, plus the records rejected meanwhile.
+    """The rows of one flush of one sink, plus the records rejected meanwhile.
 
-    ``payload`` is the rows' COPY lines, each ending in a newline, UTF-8 encoded: built once on
-    the main thread so the loader thread can send it with almost no Python work.
+    Each row is one msgspec JSON array (values in ``TablePlan.columns`` order); the loader
+    thread turns them into COPY CSV (``payload.copy_payload``), all of them or, when PostgreSQL
+    refuses one, the halves it splits them into.
     """
 
     plan: TablePlan
-    payload: bytes
-    line_numbers: list[int]  # the input line of each row, in payload order
+    rows: list[bytes]
+    line_numbers: list[int]  # the input line of each row
     rejects: list[Reject]
-
-    @property
-    def rows(self) -> int:
-        """How many rows the payload holds."""
-        return len(self.line_numbers)
-
-    @functools.cached_property
-    def lines(self) -> list[bytes]:
-        """The payload split into rows (only needed when PostgreSQL refuses some row)."""
-        return self.payload.split(b"\n")[: self.rows]
 
 
 @dataclass(frozen=True)
@@ -82,6 +73,7 @@ class LoadResult:
     deleted: int
     refused: list[Reject]
     seconds: float
+    nul_removed: int = 0  # NUL characters removed from text values (PostgreSQL cannot hold them)
 
 
 @dataclass(frozen=True)
