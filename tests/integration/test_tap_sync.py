@@ -197,3 +197,27 @@ def test_soap_login_uses_api_64_even_when_a_newer_version_is_configured(
     assert "soap flow, API 64.0" in run.stderr
     assert len(run.records("Contact")) == len(list(fake_salesforce.truth("Contact")))
     assert fake_salesforce.counters["auth_calls"] == {"soap_login": 1}
+
+
+def test_windows_split_history_into_parallel_jobs_and_move_the_bookmark_per_window(
+    fake_salesforce: FakeSalesforce,
+) -> None:
+    sf = fake_salesforce
+    run = run_tap(tap_config(sf, window_days=365, max_parallel_jobs=2))
+    queries = sf.counters["queries"]
+    first = next(iter(sorted(row["SystemModstamp"] for row in sf.truth("Contact"))))
+    assert len(queries) >= 4, "about five years of history in 365-day windows"
+    assert all("SystemModstamp >= " in q for q in queries)
+    assert all(" AND SystemModstamp < " in q for q in queries[:-1])
+    assert " AND SystemModstamp < " not in queries[-1], "the last window is open-ended"
+    assert first[:4] in queries[0]
+    records = run.records("Contact")
+    assert len(records) == len({r["Id"] for r in records}) == len(list(sf.truth("Contact")))
+    bookmarks = [
+        s["bookmarks"]["Contact"].get("replication_key_value")
+        for s in run.states
+        if s["bookmarks"].get("Contact", {}).get("bulk_job") is None
+    ]
+    moved = [b for b in bookmarks if b]
+    assert moved == sorted(moved)
+    assert len(set(moved)) >= len(queries) - 1, "the bookmark moves after each window"
