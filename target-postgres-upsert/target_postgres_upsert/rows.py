@@ -41,7 +41,6 @@ from target_postgres_upsert.types import PgType, ValueKind
 from target_postgres_upsert.values import BIGINT_MAX, BIGINT_MIN, InvalidValueError, make_converter
 
 _DECODER = msgspec.json.Decoder(float_hook=decimal.Decimal)
-_ENCODER = msgspec.json.Encoder(decimal_format="number")
 _Bigint = Annotated[int, msgspec.Meta(ge=BIGINT_MIN, le=BIGINT_MAX)]
 _NUMBER = decimal.Decimal | int | None
 _RAW_NULL = msgspec.Raw(b"null")
@@ -264,13 +263,6 @@ class RowFormatter:
                         raise InvalidValueError(f"property {prop!r}: {exc.reason}") from None
                 row[position] = value
         return row
-
-    @staticmethod
-    def encode(row: Row, metadata: tuple[Any, ...]) -> bytes:
-        """One stage row as a JSON array: the column values, then ``metadata``."""
-        if type(row) is tuple:
-            return _ENCODER.encode(row + metadata)
-        return _ENCODER.encode([*row, *metadata])
 
     def key(self, row: Row) -> Any:
         """The deduplication key of a row (the key values, as compared in Python)."""

@@ -29,6 +29,7 @@ from target_postgres_upsert.db import (
     TablePlan,
 )
 from target_postgres_upsert.errors import InvalidRecordError, MissingKeyError
+from target_postgres_upsert.payload import RowBuffer
 from target_postgres_upsert.rows import ColumnSpec, RowFormatter
 from target_postgres_upsert.settings import InvalidRecordPolicy
 from target_postgres_upsert.types import ANY_VALUE, PgType, column_names, pg_type_for, value_kinds
@@ -79,7 +80,7 @@ class PostgresUpsertSink(BatchSink):
         self._host = target
         self._settings = target.settings
         super().__init__(target, stream_name, schema, key_properties)
-        self._rows: list[bytes] = []
+        self._rows = RowBuffer()
         self._line_numbers: list[int] = []
         self._positions: dict[Any, int] = {}
         self._rejects: list[Reject] = []
@@ -286,21 +287,15 @@ class PostgresUpsertSink(BatchSink):
             )
         else:
             metadata = (deleted_at, version)
-        encoded = formatter.encode(row, metadata)
-        line_number = self._reader.line_number
-
+        index = self._rows.append(row + metadata if type(row) is tuple else [*row, *metadata])
+        self._line_numbers.append(self._reader.line_number)
         if self._keyed:
             key = formatter.key(row)
-            position = self._positions.get(key)
-            if position is not None:
-                # Last record wins; it keeps the first one's place in the batch.
-                self._rows[position] = encoded
-                self._line_numbers[position] = line_number
+            earlier = self._positions.get(key)
+            self._positions[key] = index
+            if earlier is not None:
+                self._rows.drop(earlier)  # the last record of a key wins
                 self.tally_duplicate_merged()
-                return
-            self._positions[key] = len(self._rows)
-        self._rows.append(encoded)
-        self._line_numbers.append(line_number)
 
     def _invalid(self, reason: str, *, missing_key: bool = False) -> None:
         line_number = self._reader.line_number
@@ -326,8 +321,12 @@ class PostgresUpsertSink(BatchSink):
         self.tally_record_read(self._pending_records)
         self.record_counter_metric.increment(self._pending_records)
         self._pending_records = 0
-        batch = Batch(self.plan, self._rows, self._line_numbers, self._rejects)
-        self._rows, self._line_numbers, self._positions, self._rejects = [], [], {}, []
+        body, starts, kept = self._rows.rows()
+        line_numbers = self._line_numbers
+        if len(kept) != len(line_numbers):
+            line_numbers = [line_numbers[i] for i in kept]
+        batch = Batch(self.plan, body, starts, line_numbers, self._rejects)
+        self._rows, self._line_numbers, self._positions, self._rejects = RowBuffer(), [], {}, []
         self._host.loader.submit_batch(partial(self._load, batch))
 
     def _load(self, batch: Batch, db: Database) -> None:

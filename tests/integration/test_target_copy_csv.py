@@ -9,8 +9,7 @@ import psycopg2.extensions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from target_postgres_upsert.payload import CSV_ESCAPE, CSV_NULL, CSV_QUOTE, copy_payload
-from target_postgres_upsert.rows import RowFormatter
+from target_postgres_upsert.payload import CSV_ESCAPE, CSV_NULL, CSV_QUOTE, copy_payload, encode_row
 
 _TEXTS = st.text(
     alphabet=st.characters(blacklist_categories=["Cs"]),  # UTF-8 cannot carry lone surrogates
@@ -21,7 +20,7 @@ _TEXTS = st.text(
 def _copy_back(
     conn: psycopg2.extensions.connection, rows: list[tuple[str | None, decimal.Decimal | None]]
 ) -> list[tuple[str | None, decimal.Decimal | None]]:
-    data, _ = copy_payload([RowFormatter.encode(row, ()) for row in rows])
+    data, _ = copy_payload([encode_row(row) for row in rows])
     with conn.cursor() as cur:
         cur.execute("CREATE TEMPORARY TABLE IF NOT EXISTS copied (t text, n numeric)")
         cur.execute("TRUNCATE copied")

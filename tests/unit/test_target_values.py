@@ -13,7 +13,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from target_postgres_upsert.errors import InputLineError
-from target_postgres_upsert.payload import copy_payload, decode_row
+from target_postgres_upsert.payload import (
+    RowBuffer,
+    copy_payload,
+    decode_row,
+    encode_row,
+    split_rows,
+)
 from target_postgres_upsert.reader import NumberedReader, RecordMessage
 from target_postgres_upsert.rows import ColumnSpec, RowFormatter
 from target_postgres_upsert.types import PgType, ValueKind, pg_type_for, value_kinds
@@ -57,7 +63,7 @@ def parse_copy_csv(data: bytes) -> list[list[str | None]]:
 
 @given(st.text())
 def test_copy_csv_round_trips_every_text_but_nul(text: str) -> None:
-    rows = [RowFormatter.encode((text, None, "x"), (5,))]
+    rows = [encode_row((text, None, "x", 5))]
     data, removed = copy_payload(rows)
     assert parse_copy_csv(data) == [[text.replace("\x00", ""), None, "x", "5"]]
     assert removed == text.count("\x00")
@@ -65,13 +71,34 @@ def test_copy_csv_round_trips_every_text_but_nul(text: str) -> None:
 
 def test_escaped_backslashes_before_escape_letters_stay_text() -> None:
     texts = ["\\u0000", "\\\\u0000x", "a\\nb", "\\", "\\\x00", 'q"\\"', "\\\n", "null", ""]
-    data, removed = copy_payload([RowFormatter.encode((t,), ()) for t in texts])
+    data, removed = copy_payload([encode_row((t,)) for t in texts])
     assert parse_copy_csv(data) == [[t.replace("\x00", "")] for t in texts]
     assert removed == 1
 
 
+def test_a_row_buffer_holds_rows_back_to_back_and_leaves_dropped_ones_out() -> None:
+    buffer = RowBuffer()
+    texts = ["a]\n[b", "x", 'q"', "last"]
+    for i, text in enumerate(texts):
+        assert buffer.append((i, text)) == i
+    body, starts, kept = buffer.rows()
+    assert kept == [0, 1, 2, 3]
+    assert [decode_row(row) for row in split_rows(body, starts)] == [
+        [i, t] for i, t in enumerate(texts)
+    ]
+    assert parse_copy_csv(copy_payload(body)[0]) == [[str(i), t] for i, t in enumerate(texts)]
+    buffer.drop(0)
+    buffer.drop(2)
+    body, starts, kept = buffer.rows()
+    assert kept == [1, 3]
+    assert [decode_row(row) for row in split_rows(body, starts)] == [[1, "x"], [3, "last"]]
+    assert parse_copy_csv(copy_payload(body)[0]) == [["1", "x"], ["3", "last"]]
+    assert RowBuffer().rows() == (b"", [], [])
+    assert copy_payload(b"") == (b"", 0)
+
+
 def test_rows_decode_back_to_their_values() -> None:
-    row = RowFormatter.encode(("a\n", None, True), (decimal.Decimal("12345678901234567890.5"),))
+    row = encode_row(("a\n", None, True, decimal.Decimal("12345678901234567890.5")))
     assert decode_row(row) == ["a\n", None, True, decimal.Decimal("12345678901234567890.5")]
 
 
@@ -152,9 +179,9 @@ def _copied(formatter: RowFormatter, record: dict[str, Any]) -> dict[str, str | 
     assert formatter.envelope_decoder is not None
     decoded = formatter.envelope_decoder.decode(line)
     from_line = formatter.row(msgspec.structs.astuple(decoded.record))
-    [fields] = parse_copy_csv(copy_payload([formatter.encode(row, ())])[0])
+    [fields] = parse_copy_csv(copy_payload([encode_row(row)])[0])
     for other in (from_dict, from_line):
-        assert parse_copy_csv(copy_payload([formatter.encode(other, ())])[0]) == [fields]
+        assert parse_copy_csv(copy_payload([encode_row(other)])[0]) == [fields]
     return dict(zip(formatter.properties, fields, strict=True))
 
 
@@ -218,7 +245,7 @@ def test_numbers_pass_as_their_json_text_for_postgresql_to_check() -> None:
 
     def amount(raw_record: bytes) -> str | None:
         row = formatter.row(formatter.decode(msgspec.Raw(raw_record)))
-        [fields] = parse_copy_csv(copy_payload([formatter.encode(row, ())])[0])
+        [fields] = parse_copy_csv(copy_payload([encode_row(row)])[0])
         return dict(zip(formatter.properties, fields, strict=True))["Amount"]
 
     exact = "12345678901234567890.123456789e-3"

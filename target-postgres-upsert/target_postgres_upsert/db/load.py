@@ -79,7 +79,7 @@ def load(
     plan = batch.plan
     refused: list[Reject] = []
     counts = [0, 0]  # written, deleted
-    payload, nul_removed = copy_payload(batch.rows)
+    payload, nul_removed = copy_payload(batch.body)
     with conn.cursor() as cur:
         try:
             _create_stage(cur, plan)
@@ -89,13 +89,13 @@ def load(
             conn.rollback()
             counts = [0, 0]
             _create_stage(cur, plan)
-            _bisect(cur, batch, range(len(batch.rows)), refused, counts)
+            _bisect(cur, batch, range(batch.rows), refused, counts)
         rejects = batch.rejects + (refused if keep_refused else [])
         if rejects:
             _insert_rejects(cur, plan.schema, rejects)
     conn.commit()
     return LoadResult(
-        rows=len(batch.rows),
+        rows=batch.rows,
         written=counts[0],
         deleted=counts[1],
         refused=refused,
@@ -155,7 +155,7 @@ def _bisect(
     """Load ``rows`` under a savepoint; while PostgreSQL refuses, split them in halves."""
     cur.execute("SAVEPOINT bisect")
     try:
-        payload, _ = copy_payload([batch.rows[i] for i in rows])
+        payload, _ = copy_payload([batch.split[i] for i in rows])
         _copy_and_merge(cur, batch, payload, counts)
     except ROW_ERRORS as exc:
         cur.execute("ROLLBACK TO SAVEPOINT bisect")
@@ -172,7 +172,7 @@ def _bisect(
 
 def _refused_row(batch: Batch, row: int, exc: Exception) -> Reject:
     # The input line is not kept after formatting: the row, keyed by the records' names, is.
-    values = decode_row(batch.rows[row])
+    values = decode_row(batch.split[row])
     raw = _ROW_JSON.encode(dict(zip(batch.plan.row_names, values, strict=True))).decode()
     return Reject(
         stream=batch.plan.stream,

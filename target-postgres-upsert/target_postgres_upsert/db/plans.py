@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from psycopg2 import sql
 
+from target_postgres_upsert.payload import split_rows
 from target_postgres_upsert.types import PgType
 
 REJECTS_TABLE = "_sdc_rejected_records"
@@ -53,15 +55,27 @@ class Reject:
 class Batch:
     """The rows of one flush of one sink, plus the records rejected meanwhile.
 
-    Each row is one msgspec JSON array (values in ``TablePlan.columns`` order); the loader
-    thread turns them into COPY CSV (``payload.copy_payload``), all of them or, when PostgreSQL
-    refuses one, the halves it splits them into.
+    ``body`` holds the rows as ``payload.RowBuffer.rows`` makes them: each row's values (JSON,
+    in ``TablePlan.columns`` order) on a line of its own, ``starts`` where each row begins. The
+    loader thread turns the body into COPY CSV in one pass (``payload.copy_payload``), and only
+    when PostgreSQL refuses a row splits it into rows (``payload.split_rows``).
     """
 
     plan: TablePlan
-    rows: list[bytes]
+    body: bytes
+    starts: list[int]
     line_numbers: list[int]  # the input line of each row
     rejects: list[Reject]
+
+    @property
+    def rows(self) -> int:
+        """How many rows the batch holds."""
+        return len(self.starts)
+
+    @functools.cached_property
+    def split(self) -> list[bytes]:
+        """Each row as its own JSON array (only needed when PostgreSQL refuses some row)."""
+        return split_rows(self.body, self.starts)
 
 
 @dataclass(frozen=True)
