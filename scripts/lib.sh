@@ -5,7 +5,8 @@ say() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
 # pip, quiet, without the warnings some machines print about unreachable local indexes.
 pip_quiet() {
   local python="$1"; shift
-  "$python" -m pip install -q "$@" 2>&1 | grep -v 'is ignored: it is neither a file nor a directory' >&2
+  # grep exits 1 when pip printed nothing, which pipefail would turn into a failure.
+  "$python" -m pip install -q "$@" 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' >&2 || true; }
   return "${PIPESTATUS[0]}"
 }
 

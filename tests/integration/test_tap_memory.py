@@ -26,7 +26,9 @@ def peak_rss_mb(contacts: int, tmp_path: Path) -> tuple[float, int]:
 def test_peak_memory_is_flat_between_60k_and_600k_records(tmp_path: Path) -> None:
     small, small_rows = peak_rss_mb(60_000, tmp_path)
     large, large_rows = peak_rss_mb(600_000, tmp_path)
-    print(f"tap peak RSS: {small:.0f} MB for {small_rows:,} records, {large:.0f} MB for {large_rows:,}")
+    print(
+        f"tap peak RSS: {small:.0f} MB for {small_rows:,} records, {large:.0f} MB for {large_rows:,}"
+    )
     assert large_rows > 9 * small_rows
     assert large < PEAK_RSS_LIMIT_MB
     assert large <= small * 1.15 + 10, f"peak RSS grew from {small:.0f} MB to {large:.0f} MB"
