@@ -100,6 +100,12 @@ class RowBuffer:
             self._starts.append(1)
         return len(self._starts) - 1
 
+    def get(self, index: int) -> bytes:
+        """Row ``index`` on its own, as a JSON array."""
+        starts = self._starts
+        end = starts[index + 1] - 1 if index + 1 < len(starts) else len(self._data) - 1
+        return b"[" + bytes(self._data[starts[index] : end]) + b"]"
+
     def drop(self, index: int) -> None:
         """Leave row ``index`` out of the batch."""
         self._dropped.add(index)

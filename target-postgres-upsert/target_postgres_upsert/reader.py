@@ -24,6 +24,7 @@ import os
 import select
 import stat
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import IO, Any
@@ -40,6 +41,8 @@ READ_CHUNK_BYTES = 4 << 20
 # A pipe holds 64 KiB by default: reading 300 MB of records took 4,700 select + read calls.
 # Linux lets an unprivileged process grow it to /proc/sys/fs/pipe-max-size (1 MiB by default).
 PIPE_BUFFER_BYTES = 1 << 20
+SHORT_READ_BYTES = 256 << 10
+SHORT_READ_PAUSE_SECONDS = 0.01
 MAX_PROBLEM_CHARS = 300  # an error quoting a message keeps the one-line error readable
 
 _DECODER = msgspec.json.Decoder(float_hook=decimal.Decimal)
@@ -208,7 +211,12 @@ def _fd_chunks(fd: int) -> Iterator[list[bytes] | None]:
     """Split what ``fd`` delivers into lists of lines, yielding None after each idle tick."""
     _widen_pipe(fd)
     pending: list[bytes] = []  # the start of a line that continues in the next chunk
+    short = False
     while True:
+        if short:
+            # The tap writes slower than we read: let a few lines gather instead of waking up
+            # for each one (a 10 ms pause turned 14,000 reads of 300 MB into about 1,500).
+            time.sleep(SHORT_READ_PAUSE_SECONDS)
         ready, _, _ = select.select([fd], [], [], IDLE_TICK_SECONDS)
         if not ready:
             yield None
@@ -216,6 +224,7 @@ def _fd_chunks(fd: int) -> Iterator[list[bytes] | None]:
         chunk = os.read(fd, READ_CHUNK_BYTES)
         if not chunk:
             break
+        short = len(chunk) < SHORT_READ_BYTES
         lines = chunk.split(b"\n")
         if len(lines) == 1:
             pending.append(chunk)  # a line longer than a chunk: join it once complete

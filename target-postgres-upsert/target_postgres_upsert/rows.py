@@ -142,6 +142,9 @@ class RowFormatter:
             for parse, positions in checked.items()
         )
         self._slow = tuple(slow)
+        self._number_positions = tuple(
+            i for i, spec in enumerate(columns) if kinds[spec.prop] is _NUMBERS
+        )
         self._key_positions = tuple(self._properties.index(k) for k in key_properties)
         keys = set(key_properties)
         extras = [p for p in extra_properties if p not in kinds]
@@ -263,6 +266,20 @@ class RowFormatter:
                         raise InvalidValueError(f"property {prop!r}: {exc.reason}") from None
                 row[position] = value
         return row
+
+    def bad_number(self, values: Sequence[Any]) -> str | None:
+        """The reason a decoded row (``payload.decode_row``) holds a non-number in a number column.
+
+        Numbers pass through as raw JSON and PostgreSQL checks them at load time; a row dropped
+        before then (a later record of its key replaced it) is checked here, so its reject is kept.
+        """
+        for i in self._number_positions:
+            value = values[i]
+            if value is not None and (
+                type(value) is bool or not isinstance(value, (int, decimal.Decimal))
+            ):
+                return f"property {self._properties[i]!r}: expected a number, got {value!r:.60}"
+        return None
 
     def key(self, row: Row) -> Any:
         """The deduplication key of a row (the key values, as compared in Python)."""

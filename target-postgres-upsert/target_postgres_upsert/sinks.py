@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from msgspec.structs import astuple
 from singer_sdk.sinks import BatchSink
 
@@ -29,7 +30,7 @@ from target_postgres_upsert.db import (
     TablePlan,
 )
 from target_postgres_upsert.errors import InvalidRecordError, MissingKeyError
-from target_postgres_upsert.payload import RowBuffer
+from target_postgres_upsert.payload import RowBuffer, decode_row
 from target_postgres_upsert.rows import ColumnSpec, RowFormatter
 from target_postgres_upsert.settings import InvalidRecordPolicy
 from target_postgres_upsert.types import ANY_VALUE, PgType, column_names, pg_type_for, value_kinds
@@ -63,6 +64,7 @@ METADATA_TYPES = {
 }
 #: Salesforce's deletion flag (queryAll returns deleted rows with IsDeleted = true).
 IS_DELETED_PROPERTY = "IsDeleted"
+_ROW_JSON = msgspec.json.Encoder(decimal_format="number")
 REJECT_LOG_LIMIT = 10  # rejects logged one by one per stream; the rest only as counts
 
 
@@ -294,16 +296,36 @@ class PostgresUpsertSink(BatchSink):
             earlier = self._positions.get(key)
             self._positions[key] = index
             if earlier is not None:
-                self._rows.drop(earlier)  # the last record of a key wins
-                self.tally_duplicate_merged()
+                self._drop_superseded(earlier)
 
-    def _invalid(self, reason: str, *, missing_key: bool = False) -> None:
-        line_number = self._reader.line_number
+    def _drop_superseded(self, index: int) -> None:
+        """Leave row ``index`` out: a later record of its key wins. A row PostgreSQL would have
+        refused is still filed as a reject, so the bad record is named."""
+        assert self._formatter is not None
+        self._rows.drop(index)
+        self.tally_duplicate_merged()
+        values = decode_row(self._rows.get(index))
+        reason = self._formatter.bad_number(values)
+        if reason is not None:
+            raw = _ROW_JSON.encode(dict(zip(self.plan.row_names, values, strict=False)))
+            self._invalid(reason, line_number=self._line_numbers[index], raw=raw.decode())
+
+    def _invalid(
+        self,
+        reason: str,
+        *,
+        missing_key: bool = False,
+        line_number: int | None = None,
+        raw: str | None = None,
+    ) -> None:
+        """File a reject for the current input line (or the given one), or stop (``fail``)."""
+        if line_number is None:
+            line_number = self._reader.line_number
         if self._policy is InvalidRecordPolicy.FAIL:
             error = MissingKeyError if missing_key else InvalidRecordError
             raise error(self.stream_name, line_number, reason)
         self._rejects.append(
-            Reject(self.stream_name, line_number, reason, self._reader.current_line)
+            Reject(self.stream_name, line_number, reason, raw or self._reader.current_line)
         )
         self._rejected_total += 1
         if self._rejected_total <= REJECT_LOG_LIMIT:

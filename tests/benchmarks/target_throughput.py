@@ -1,18 +1,29 @@
-"""Throughput and memory of target-postgres-upsert against bare PostgreSQL baselines.
+"""Throughput, CPU and memory of target-postgres-upsert against bare PostgreSQL baselines.
 
 A script that prints figures, not a test. It generates an N-record Contact-like Singer stream
 (90 properties: Id, 40 strings, 15 date-times, 15 booleans, 10 integers, 5 numbers, 4 always
-null), or reads one given with ``--input``, then measures on a real PostgreSQL:
+null), or reads one given with ``--input`` (e.g. the tap's real output, captured from the
+emulator), then measures on a real PostgreSQL:
 
-* our target: initial load, then an upsert of the same keys with changed values (records/s and
-  peak RSS of the target process, polled from /proc), and peak RSS at N/10 records too;
+* our target: initial load into an empty schema, then a second pass over the same keys (changed
+  values when generated; the same records again with ``--input``, which the merge leaves
+  unwritten): wall seconds, records/s, CPU seconds of the target process (user + sys, from
+  ``wait4``), and peak RSS (VmHWM polled from /proc); peak RSS at N/10 records too;
+* with ``--compare NAME=COMMAND`` (repeatable), other builds of the target (e.g. a previous
+  commit) measured the same way, interleaved with ours in every repetition;
 * ``COPY`` alone into a fresh table, and ``COPY`` into a temporary stage + one
-  ``INSERT ... ON CONFLICT`` per batch (initial and update), timed in Python with psycopg2 from
-  the same rows, already formatted as COPY text (so the baseline is the database work only);
+  ``INSERT ... ON CONFLICT ... WHERE (row) IS DISTINCT FROM (new row)`` per batch (initial and
+  second pass), timed in Python with psycopg2 from the same rows, already formatted as COPY text:
+  the database work alone, the floor any target can reach. Columns and types come from the
+  stream's SCHEMA message (the target's own type mapping), keyed on its first key property;
 * with ``--meltanolabs M`` (default 100000; 0 to skip), meltanolabs-target-postgres installed from
   PyPI into ``.tools/meltanolabs-target-postgres`` and timed on the first M records, against ours.
 
+Medians of ``--repeat`` interleaved repetitions (the development machines are shared).
+
     .venv/bin/python tests/benchmarks/target_throughput.py --records 200000 --meltanolabs 100000
+    .venv/bin/python tests/benchmarks/target_throughput.py --input contacts.jsonl --repeat 5 \\
+        --meltanolabs 0 --compare "before=/tmp/old/bin/target-postgres-upsert"
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ import argparse
 import json
 import os
 import random
+import shlex
 import statistics
 import subprocess
 import sys
@@ -29,11 +41,14 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import psycopg2
 from psycopg2 import sql
+
+from target_postgres_upsert.types import pg_type_for, value_kinds
 
 REPO = Path(__file__).resolve().parents[2]
 TARGET_BIN = REPO / ".venv" / "bin" / "target-postgres-upsert"
@@ -72,36 +87,10 @@ INTEGER_FIELDS = [
 NUMBER_FIELDS = ["Revenue__c", "Discount__c", "Latitude__c", "Longitude__c", "Balance__c"]
 NULL_FIELDS = ["Jigsaw", "JigsawContactId", "MasterRecordId", "PhotoUrl"]
 WORDS = [
-    "alpha",
-    "beta",
-    "gamma",
-    "delta",
-    "echo",
-    "foxtrot",
-    "golf",
-    "hotel",
-    "india",
-    "juliet",
-    "kilo",
-    "lima",
-    "mike",
-    "november",
-    "oscar",
-    "papa",
-    "quebec",
-    "romeo",
-    "sierra",
-    "tango",
-    "uniform",
-    "victor",
-    "whiskey",
-    "xray",
-    "yankee",
-    "zulu",
-    "Zürich",
-    "Ærø",
-    "café",
-]
+    'alpha', 'beta', 'gamma', 'delta', 'echo', 'foxtrot', 'golf', 'hotel', 'india', 'juliet',
+    'kilo', 'lima', 'mike', 'november', 'oscar', 'papa', 'quebec', 'romeo', 'sierra', 'tango',
+    'uniform', 'victor', 'whiskey', 'xray', 'yankee', 'zulu', 'Zürich', 'Ærø', 'café',
+]  # fmt: skip
 
 
 def contact_schema() -> dict[str, Any]:
@@ -186,11 +175,22 @@ def _peak_rss_mib(pid: int) -> int:
     return 0
 
 
-def run_target(command: list[str], config: dict[str, Any], stream: Path) -> tuple[float, int, str]:
-    """Run a target process on ``stream``; (seconds, peak RSS in MiB, last stdout line).
+@dataclass(frozen=True)
+class Run:
+    """One run of a target process."""
+
+    seconds: float
+    cpu_seconds: float  # user + sys of the process (all its threads)
+    peak_rss_mib: int
+    last_line: str  # the last STATE it wrote
+
+
+def run_target(command: list[str], config: dict[str, Any], stream: Path) -> Run:
+    """Run a target process on ``stream`` and measure it.
 
     The peak RSS is polled from /proc (VmHWM of the process after exec): the rusage of a child
-    would also count the pages it shared with this script between fork and exec.
+    would also count the pages it shared with this script between fork and exec. CPU time comes
+    from ``wait4``, which reports the child's own.
     """
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
         json.dump(config, handle)
@@ -200,18 +200,21 @@ def run_target(command: list[str], config: dict[str, Any], stream: Path) -> tupl
             [*command, "--config", handle.name], stdin=stdin, stdout=subprocess.PIPE, stderr=stderr
         )
         peak = [0]
+        done = threading.Event()
 
         def poll() -> None:
-            while proc.poll() is None:
+            while not done.wait(RSS_POLL_SECONDS):
                 peak[0] = max(peak[0], _peak_rss_mib(proc.pid))
-                time.sleep(RSS_POLL_SECONDS)
 
         poller = threading.Thread(target=poll, daemon=True)
         poller.start()
         assert proc.stdout is not None
         output = proc.stdout.read()
-        proc.wait()
+        peak[0] = max(peak[0], _peak_rss_mib(proc.pid))  # a zombie's status still has it
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
         elapsed = time.monotonic() - started
+        done.set()
         poller.join()
         if proc.returncode != 0:
             stderr.seek(0)
@@ -219,10 +222,36 @@ def run_target(command: list[str], config: dict[str, Any], stream: Path) -> tupl
             sys.exit(f"{command[0]} failed ({proc.returncode}):\n{tail}")
     os.unlink(handle.name)
     lines = output.decode().strip().splitlines()
-    return elapsed, peak[0], lines[-1] if lines else ""
+    return Run(elapsed, usage.ru_utime + usage.ru_stime, peak[0], lines[-1] if lines else "")
 
 
 # --- baselines --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StreamShape:
+    """The stream the baselines load: its name, columns (properties), types and key."""
+
+    name: str
+    columns: list[str]
+    types: dict[str, str]
+    key: str
+
+
+def stream_shape(stream: Path) -> StreamShape:
+    """The shape of the first stream of a Singer file, from its first SCHEMA message."""
+    with stream.open(encoding="utf-8") as src:
+        for line in src:
+            message = json.loads(line)
+            if message.get("type") == "SCHEMA":
+                properties = message["schema"]["properties"]
+                return StreamShape(
+                    name=message["stream"],
+                    columns=list(properties),
+                    types={p: pg_type_for(value_kinds(s)).value for p, s in properties.items()},
+                    key=(message.get("key_properties") or [next(iter(properties))])[0],
+                )
+    sys.exit(f"{stream}: no SCHEMA message")
 
 
 def _copy_text(value: Any) -> str:
@@ -230,21 +259,23 @@ def _copy_text(value: Any) -> str:
         return "\\N"
     if isinstance(value, bool):
         return "t" if value else "f"
-    text = str(value)
+    if isinstance(value, dict | list):
+        value = json.dumps(value)
+    text = str(value).replace("\x00", "")
     return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
 
 
-def copy_batches(stream: Path, columns: list[str]) -> list[bytes]:
-    """The records of ``stream`` as COPY text, one bytes object per batch of BATCH_ROWS."""
+def copy_batches(stream: Path, shape: StreamShape) -> list[bytes]:
+    """The stream's records as COPY text, one bytes object per batch of BATCH_ROWS."""
     batches: list[bytes] = []
     lines: list[str] = []
     with stream.open(encoding="utf-8") as src:
         for line in src:
             message = json.loads(line)
-            if message["type"] != "RECORD":
+            if message["type"] != "RECORD" or message["stream"] != shape.name:
                 continue
             record = message["record"]
-            lines.append("\t".join(_copy_text(record.get(c)) for c in columns))
+            lines.append("\t".join(_copy_text(record.get(c)) for c in shape.columns))
             if len(lines) == BATCH_ROWS:
                 batches.append(("\n".join(lines) + "\n").encode())
                 lines = []
@@ -253,13 +284,9 @@ def copy_batches(stream: Path, columns: list[str]) -> list[bytes]:
     return batches
 
 
-def _column_defs(columns: list[str]) -> sql.Composed:
-    types = dict.fromkeys(DATETIME_FIELDS, "timestamptz")
-    types.update(dict.fromkeys(BOOLEAN_FIELDS, "boolean"))
-    types.update(dict.fromkeys(INTEGER_FIELDS, "bigint"))
-    types.update(dict.fromkeys(NUMBER_FIELDS, "numeric"))
+def _column_defs(shape: StreamShape) -> sql.Composed:
     return sql.SQL(", ").join(
-        sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(types.get(c, "text"))) for c in columns
+        sql.SQL("{} {}").format(sql.Identifier(c), sql.SQL(shape.types[c])) for c in shape.columns
     )
 
 
@@ -274,12 +301,13 @@ class _Chunks:
         return chunk
 
 
-def baseline_copy(url: str, schema: str, columns: list[str], batches: list[bytes]) -> float:
+def baseline_copy(url: str, schema: str, shape: StreamShape, batches: list[bytes]) -> float:
     """Seconds to COPY every batch straight into a fresh table, one commit per batch."""
     conn = psycopg2.connect(url)
     table = sql.Identifier(schema, "copy_only")
     with conn.cursor() as cur:
-        cur.execute(sql.SQL("CREATE TABLE {} ({})").format(table, _column_defs(columns)))
+        cur.execute("SET TIME ZONE 'UTC'")
+        cur.execute(sql.SQL("CREATE TABLE {} ({})").format(table, _column_defs(shape)))
     conn.commit()
     started = time.monotonic()
     with conn.cursor() as cur:
@@ -292,23 +320,24 @@ def baseline_copy(url: str, schema: str, columns: list[str], batches: list[bytes
 
 
 def baseline_merge(
-    url: str, schema: str, columns: list[str], passes: list[list[bytes]]
+    url: str, schema: str, shape: StreamShape, passes: list[list[bytes]]
 ) -> list[float]:
     """Seconds per pass of COPY into a temp stage + one INSERT ... ON CONFLICT per batch."""
     conn = psycopg2.connect(url)
     table = sql.Identifier(schema, "merged")
+    others = [c for c in shape.columns if c != shape.key]
     with conn.cursor() as cur:
         cur.execute("SET TIME ZONE 'UTC'")
         cur.execute("SET temp_buffers = '128MB'")  # what the target sets, for a fair comparison
         cur.execute(
             sql.SQL("CREATE TABLE {} ({}, PRIMARY KEY ({}))").format(
-                table, _column_defs(columns), sql.Identifier("Id")
+                table, _column_defs(shape), sql.Identifier(shape.key)
             )
         )
     conn.commit()
-    cols = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    cols = sql.SQL(", ").join(sql.Identifier(c) for c in shape.columns)
     updates = sql.SQL(", ").join(
-        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in columns[1:]
+        sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in others
     )
     merge = sql.SQL(
         "INSERT INTO {t} AS t ({c}) SELECT {c} FROM stage ON CONFLICT ({k}) DO UPDATE SET {u}"
@@ -316,12 +345,10 @@ def baseline_merge(
     ).format(
         t=table,
         c=cols,
-        k=sql.Identifier("Id"),
+        k=sql.Identifier(shape.key),
         u=updates,
-        old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in columns[1:]),
-        new=sql.SQL(", ").join(
-            sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in columns[1:]
-        ),
+        old=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in others),
+        new=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(sql.Identifier(c)) for c in others),
     )
     results = []
     for batches in passes:
@@ -360,14 +387,6 @@ def meltanolabs_command() -> list[str]:
 # --- main --------------------------------------------------------------------------------------
 
 
-def _rate(records: int, seconds: float) -> str:
-    return f"{records / seconds:>10,.0f}"
-
-
-def _median(values: list[float]) -> float:
-    return statistics.median(values)
-
-
 class _Schemas:
     """Fresh schemas for each measurement, all dropped at the end."""
 
@@ -397,6 +416,32 @@ def _say(text: str) -> None:
     print(text, flush=True)
 
 
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def _parse_targets(compare: list[str]) -> dict[str, list[str]]:
+    """``ours`` plus each ``NAME=COMMAND`` given with ``--compare``."""
+    targets = {"ours": [str(TARGET_BIN)]}
+    for item in compare:
+        name, sep, command = item.partition("=")
+        if not sep or not command:
+            sys.exit(f"--compare wants NAME=COMMAND, got {item!r}")
+        targets[name] = shlex.split(command)
+    return targets
+
+
+def _streams(args: argparse.Namespace, workdir: Path) -> tuple[Path, Path, int]:
+    """(first pass, second pass, record count): the given file twice, or two generated ones."""
+    if args.input:
+        count = sum(1 for line in args.input.open(encoding="utf-8") if '"RECORD"' in line[:40])
+        return args.input, args.input, count
+    initial, changed = workdir / "initial.jsonl", workdir / "changed.jsonl"
+    write_stream(initial, args.records, version=0)
+    write_stream(changed, args.records, version=1)
+    return initial, changed, args.records
+
+
 def main() -> None:
     """Parse flags, run every measurement, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -410,102 +455,157 @@ def main() -> None:
         "--repeat",
         type=int,
         default=1,
-        help="run ours and the merge baseline this many times, interleaved; report medians",
+        help="run the targets and the merge baseline this many times, interleaved; medians",
+    )
+    parser.add_argument(
+        "--compare",
+        action="append",
+        default=[],
+        metavar="NAME=COMMAND",
+        help="another build of the target to measure the same way (repeatable)",
     )
     parser.add_argument("--workdir", type=Path, help="where to write the streams (default: temp)")
     args = parser.parse_args()
 
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="target-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    initial, changed, small = (
-        workdir / "initial.jsonl",
-        workdir / "changed.jsonl",
-        workdir / "small.jsonl",
-    )
     started = time.monotonic()
-    if args.input:
-        initial = args.input
-        changed = args.input  # no generator to change values: the second pass re-delivers
-        count = sum(1 for line in initial.open(encoding="utf-8") if '"RECORD"' in line[:40])
-    else:
-        count = args.records
-        write_stream(initial, count, version=0)
-        write_stream(changed, count, version=1)
+    initial, changed, count = _streams(args, workdir)
+    small = workdir / "small.jsonl"
     slice_stream(initial, small, max(count // 10, 1))
     size_mib = initial.stat().st_size / 2**20
     _say(f"stream: {count:,} records, {size_mib:,.0f} MiB ({time.monotonic() - started:.0f} s)")
-    columns = list(contact_schema()["schema"]["properties"])
-    first, second = copy_batches(initial, columns), copy_batches(changed, columns)
-    _say("baseline rows formatted as COPY text")
+    shape = stream_shape(initial)
+    first, second = copy_batches(initial, shape), copy_batches(changed, shape)
+    _say(f"baseline rows formatted as COPY text ({len(shape.columns)} columns)")
 
     url = args.database_url
-    ours = [str(TARGET_BIN)]
+    targets = _parse_targets(args.compare)
     schemas = _Schemas(url)
-    rows: list[tuple[str, int, float, str]] = []
-    times: dict[str, list[float]] = {k: [] for k in ("initial", "update", "m_init", "m_upd")}
-    rss: dict[str, int] = {}
+    runs: dict[tuple[str, str], list[Run]] = {}
+    merges: dict[str, list[float]] = {"initial": [], "second": []}
     try:
-        seconds, rss["small"], _ = run_target(
-            ours, {"database_url": url, "default_target_schema": schemas.new()}, small
-        )
-        rows.append(("ours, initial load of N/10", count // 10, seconds, f"{rss['small']} MiB"))
-        for rep in range(args.repeat):
+        for name, command in targets.items():
             config = {"database_url": url, "default_target_schema": schemas.new()}
-            seconds, rss["initial"], state = run_target(ours, config, initial)
-            times["initial"].append(seconds)
-            seconds, rss["update"], state = run_target(ours, config, changed)
-            times["update"].append(seconds)
-            merge_initial, merge_update = baseline_merge(
-                url, schemas.new(), columns, [first, second]
-            )
-            times["m_init"].append(merge_initial)
-            times["m_upd"].append(merge_update)
+            runs[(name, "small")] = [run_target(command, config, small)]
+        for rep in range(args.repeat):
+            for name, command in targets.items():
+                config = {"database_url": url, "default_target_schema": schemas.new()}
+                for label, stream in (("initial", initial), ("second", changed)):
+                    runs.setdefault((name, label), []).append(run_target(command, config, stream))
+            merge_initial, merge_second = baseline_merge(url, schemas.new(), shape, [first, second])
+            merges["initial"].append(merge_initial)
+            merges["second"].append(merge_second)
             _say(
-                f"rep {rep + 1}: ours {times['initial'][-1]:.1f} s / {times['update'][-1]:.1f} s,"
-                f" bare merge {merge_initial:.1f} s / {merge_update:.1f} s"
+                f"rep {rep + 1}: "
+                + ", ".join(
+                    f"{name} {runs[(name, 'initial')][-1].seconds:.1f} s"
+                    f" ({runs[(name, 'initial')][-1].cpu_seconds:.1f} s CPU)"
+                    f" / {runs[(name, 'second')][-1].seconds:.1f} s"
+                    for name in targets
+                )
+                + f"; bare merge {merge_initial:.1f} s / {merge_second:.1f} s"
             )
-        copy_seconds = baseline_copy(url, schemas.new(), columns, first)
+        copy_seconds = baseline_copy(url, schemas.new(), shape, first)
         del first, second
-        ours_initial, ours_update = _median(times["initial"]), _median(times["update"])
-        merge_initial, merge_update = _median(times["m_init"]), _median(times["m_upd"])
-        rows.append(("ours, initial load", count, ours_initial, f"{rss['initial']} MiB"))
-        rows.append(("ours, upsert same keys, changed values", count, ours_update,
-                     f"{rss['update']} MiB"))  # fmt: skip
-        rows.append(("bare COPY into a fresh table", count, copy_seconds, ""))
-        rows.append(("bare COPY + INSERT ON CONFLICT, initial", count, merge_initial, ""))
-        rows.append(("bare COPY + INSERT ON CONFLICT, update", count, merge_update, ""))
-
+        ml: tuple[int, Run, Run] | None = None
         if args.meltanolabs:
-            meltano_slice = workdir / "meltanolabs.jsonl"
-            slice_stream(initial, meltano_slice, args.meltanolabs)
+            ml_slice = workdir / "meltanolabs.jsonl"
+            slice_stream(initial, ml_slice, args.meltanolabs)
             n = min(args.meltanolabs, count)
-            ours_slice, _, _ = run_target(
-                ours, {"database_url": url, "default_target_schema": schemas.new()}, meltano_slice
+            ours = run_target(
+                targets["ours"],
+                {"database_url": url, "default_target_schema": schemas.new()},
+                ml_slice,
             )
-            _say(f"ours on the {n:,}-record slice: {ours_slice:.1f} s")
             ml_config = {
                 "sqlalchemy_url": url.replace("postgresql://", "postgresql+psycopg://", 1),
                 "default_target_schema": schemas.new(),
             }
-            ml_seconds, ml_rss, _ = run_target(meltanolabs_command(), ml_config, meltano_slice)
-            rows.append((f"ours on the same {n:,}-record slice", n, ours_slice, ""))
-            rows.append(
-                (f"meltanolabs-target-postgres, {n:,} records", n, ml_seconds, f"{ml_rss} MiB")
-            )
+            ml = (n, ours, run_target(meltanolabs_command(), ml_config, ml_slice))
     finally:
         schemas.drop()
+    _report(count, targets, runs, merges, copy_seconds, ml, args.repeat)
 
-    median = f" (median of {args.repeat})" if args.repeat > 1 else ""
+
+def _report(
+    count: int,
+    targets: dict[str, list[str]],
+    runs: dict[tuple[str, str], list[Run]],
+    merges: dict[str, list[float]],
+    copy_seconds: float,
+    ml: tuple[int, Run, Run] | None,
+    repeat: int,
+) -> None:
+    median = f" (medians of {repeat})" if repeat > 1 else ""
     _say(
-        f"\n{'measurement' + median:<48} {'records':>9} {'seconds':>8} {'records/s':>10}  peak RSS"
+        f"\n{'measurement' + median:<44} {'records':>9} {'seconds':>8} {'records/s':>10}"
+        f" {'CPU s':>7} {'CPU us/rec':>10} {'x merge':>8}  peak RSS"
     )
-    for label, n, seconds, rss_text in rows:
-        _say(f"{label:<48} {n:>9,} {seconds:>8.1f} {_rate(n, seconds)}  {rss_text}")
-    _say(f"\nlast STATE written by ours: {state}")
-    _say(f"ours / bare merge, initial: {merge_initial / ours_initial:.0%}")
-    _say(f"ours / bare merge, update:  {merge_update / ours_update:.0%}")
-    if args.meltanolabs:
-        _say(f"ours vs meltanolabs on {n:,} records: {ml_seconds / ours_slice:.1f}x faster")
+
+    def line(
+        label: str,
+        n: int,
+        seconds: float,
+        cpu: float | None,
+        rss: int | None,
+        ratio_to: float | None,
+    ) -> None:
+        cpu_text = f"{cpu:>7.1f} {cpu / n * 1e6:>10.0f}" if cpu is not None else f"{'':>7} {'':>10}"
+        ratio = f"{seconds / ratio_to:>8.2f}" if ratio_to else f"{'':>8}"
+        rss_text = f"  {rss} MiB" if rss is not None else ""
+        _say(
+            f"{label:<44} {n:>9,} {seconds:>8.1f} {n / seconds:>10,.0f} {cpu_text} {ratio}{rss_text}"
+        )
+
+    merge_initial, merge_second = _median(merges["initial"]), _median(merges["second"])
+    for name in targets:
+        small = runs[(name, "small")][0]
+        line(
+            f"{name}, initial load of N/10",
+            count // 10,
+            small.seconds,
+            small.cpu_seconds,
+            small.peak_rss_mib,
+            None,
+        )
+        for label, title, base in (
+            ("initial", "initial load", merge_initial),
+            ("second", "second pass, same keys", merge_second),
+        ):
+            done = runs[(name, label)]
+            line(
+                f"{name}, {title}",
+                count,
+                _median([r.seconds for r in done]),
+                _median([r.cpu_seconds for r in done]),
+                max(r.peak_rss_mib for r in done),
+                base,
+            )
+    line("bare COPY into a fresh table", count, copy_seconds, None, None, None)
+    line("bare COPY + INSERT ON CONFLICT, initial", count, merge_initial, None, None, None)
+    line("bare COPY + INSERT ON CONFLICT, second pass", count, merge_second, None, None, None)
+    if ml is not None:
+        n, ours, theirs = ml
+        line(
+            f"ours on the same {n:,}-record slice",
+            n,
+            ours.seconds,
+            ours.cpu_seconds,
+            ours.peak_rss_mib,
+            None,
+        )
+        line(
+            f"meltanolabs-target-postgres, {n:,} records",
+            n,
+            theirs.seconds,
+            theirs.cpu_seconds,
+            theirs.peak_rss_mib,
+            None,
+        )
+        _say(f"\nours vs meltanolabs on {n:,} records: {theirs.seconds / ours.seconds:.1f}x faster")
+    _say(f"\nlast STATE written by ours: {runs[('ours', 'second')][-1].last_line[:300]}")
+    _say("x merge: the run's seconds over the bare COPY + INSERT ON CONFLICT of the same rows")
 
 
 if __name__ == "__main__":

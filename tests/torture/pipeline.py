@@ -19,7 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-BIN = Path(sys.executable).parent
+from tests.integration.tap_runner import TapRun
+
+# The plugins under test: this venv's console scripts, or another install's (TORTURE_BIN), e.g.
+# a clean checkout of a commit while the working tree is being edited.
+BIN = Path(os.environ.get("TORTURE_BIN") or Path(sys.executable).parent)
 TAP = str(BIN / "tap-salesforce-bulk")
 TARGET = str(BIN / "target-postgres-upsert")
 POLL_SECONDS = 0.01
@@ -186,3 +190,27 @@ def watch(
             return True
         time.sleep(POLL_SECONDS)
     return False
+
+
+def run_tap_alone(
+    directory: Path, config: dict[str, object], env: Mapping[str, str], timeout: float
+) -> TapRun:
+    """The tap by itself (no target), given ``timeout`` seconds; exit code -1 if it had to be
+    stopped then."""
+    path = directory / "tap.json"
+    path.write_text(json.dumps(config))
+    try:
+        done = subprocess.run(
+            [TAP, "--config", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=clean_env(env),
+            check=False,
+        )
+    except subprocess.TimeoutExpired as exc:
+        stderr = exc.stderr.decode() if isinstance(exc.stderr, bytes) else exc.stderr or ""
+        return TapRun(-1, "", stderr + f"\n(still running after {timeout:.0f} s)")
+    run = TapRun(done.returncode, done.stdout, done.stderr)
+    run.messages = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
+    return run

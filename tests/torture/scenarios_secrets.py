@@ -9,10 +9,8 @@ logs. The configuration files we wrote ourselves are the only place a secret may
 
 from __future__ import annotations
 
-import json
 import random
 import secrets
-import subprocess
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -21,11 +19,11 @@ from psycopg2 import sql
 
 from tests.fake_salesforce import FakeSalesforce, keys
 from tests.fake_salesforce.auth import Credentials
-from tests.integration.tap_runner import TAP, TapRun, tap_config
+from tests.integration.tap_runner import tap_config
 from tests.torture.common import FLOWS, change_records, emulator
 from tests.torture.context import Context
 from tests.torture.outcome import Outcome
-from tests.torture.pipeline import clean_env
+from tests.torture.pipeline import run_tap_alone
 from tests.torture.scenario import Scenario
 from tests.torture.scenarios_meltano import meltano_env
 from tests.torture.sync import Plan, Sync, error_lines
@@ -194,29 +192,6 @@ def _secrets_meltano(ctx: Context, seed: int, outcome: Outcome) -> None:
             outcome.notes.append(f"Meltano left generated configs with secrets: {leftover}")
 
 
-def _tap_alone(
-    directory: Path, config: dict[str, object], env: Mapping[str, str], timeout: float
-) -> TapRun:
-    """The tap by itself, given at most ``timeout`` seconds (then it counts as hung)."""
-    path = directory / "tap.json"
-    path.write_text(json.dumps(config))
-    try:
-        done = subprocess.run(
-            [TAP, "--config", str(path)],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=clean_env(env),
-            check=False,
-        )
-    except subprocess.TimeoutExpired as exc:
-        stderr = exc.stderr.decode() if isinstance(exc.stderr, bytes) else exc.stderr or ""
-        return TapRun(-1, "", stderr + f"\n(still running after {timeout:.0f} s)")
-    run = TapRun(done.returncode, done.stdout, done.stderr)
-    run.messages = [json.loads(line) for line in done.stdout.splitlines() if line.startswith("{")]
-    return run
-
-
 def _tls(ctx: Context, seed: int, outcome: Outcome) -> None:
     """An https login_url with a self-signed certificate is refused at once, in one clear error
     line; trusting the certificate (REQUESTS_CA_BUNDLE) makes the same login work."""
@@ -225,8 +200,8 @@ def _tls(ctx: Context, seed: int, outcome: Outcome) -> None:
     with emulator(seed, 100) as sf, tls_front(int(urlsplit(sf.url).port or 0), cert, key) as https:
         config = tap_config(sf, "password", login_url=https)
         limit = TLS_REFUSAL_SECONDS_QUICK if ctx.quick else TLS_REFUSAL_SECONDS
-        refused = _tap_alone(directory, config, {}, limit)
-        trusted = _tap_alone(directory, config, {"REQUESTS_CA_BUNDLE": str(cert)}, 120)
+        refused = run_tap_alone(directory, config, {}, limit)
+        trusted = run_tap_alone(directory, config, {"REQUESTS_CA_BUNDLE": str(cert)}, 120)
         outcome.runs = 2
     errors = error_lines(refused.stderr)
     if refused.returncode == -1:

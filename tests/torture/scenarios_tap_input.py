@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from tests.fake_salesforce import faults, routes_rest
-from tests.integration.tap_runner import run_tap, tap_config
+from tests.integration.tap_runner import tap_config
 from tests.torture.common import (
     contacts,
     emulator,
@@ -26,6 +26,7 @@ from tests.torture.common import (
 from tests.torture.compare import salesforce_types
 from tests.torture.context import Context
 from tests.torture.outcome import Outcome
+from tests.torture.pipeline import run_tap_alone
 from tests.torture.scenario import Scenario
 from tests.torture.scenarios_faults import POINTS, one_clear_error
 from tests.torture.sync import Sync, converge, error_lines
@@ -143,6 +144,7 @@ def _unknown_types(ctx: Context, seed: int, outcome: Outcome) -> None:
 
 # The first six are the issue's list; CI's subset runs only those.
 BAD_SETTINGS_QUICK = 6
+BAD_SETTING_SECONDS = 60
 BAD_SETTINGS: list[tuple[str, dict[str, Any], str]] = [
     ("start_date", {"start_date": "yesterday"}, "password"),
     ("api_version", {"api_version": "40"}, "password"),
@@ -164,11 +166,12 @@ BAD_SETTINGS: list[tuple[str, dict[str, Any], str]] = [
 
 def _bad_settings(ctx: Context, seed: int, outcome: Outcome) -> None:
     """Each bad value: exit non-zero before any record, one ERROR line naming the setting."""
+    directory = ctx.directory("bad-settings", seed)
     with emulator(seed, 50) as sf:
         for setting, values, flow in BAD_SETTINGS[: BAD_SETTINGS_QUICK if ctx.quick else None]:
             config = tap_config(sf, flow, **values)
             config = {k: v for k, v in config.items() if v is not None}
-            run = run_tap(config, check=False)
+            run = run_tap_alone(directory, config, {}, BAD_SETTING_SECONDS)
             outcome.runs += 1
             naming = [line for line in error_lines(run.stderr) if setting in line]
             where = f"{setting}={values.get(setting)!r}"

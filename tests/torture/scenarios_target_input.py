@@ -161,7 +161,8 @@ def _check_rejects(conn: psycopg2.extensions.connection, schema: str, case: Case
         row = by_line.get(line)
         if row is None:
             problems.append(f"invalid record at line {line} ({prop!r}) is not in {REJECTS}")
-        elif row["stream"] != stream or not row["reason"]:
+        # PostgreSQL text cannot hold NUL: the rejects table names the stream without it.
+        elif row["stream"] != stream.replace("\x00", "") or not row["reason"]:
             problems.append(f"reject of line {line}: stream {row['stream']!r}, no reason")
         elif prop not in row["reason"] and repr(prop) not in row["reason"]:
             problems.append(
@@ -310,15 +311,11 @@ SCENARIOS: list[Scenario] = [
         "names with % (psycopg2 placeholders)",
         _percent_names,
         10,
-        "db/load.py _merge runs cur.execute(query, params) on a query whose quoted identifiers "
-        "hold %: psycopg2 reads %s / %(x)s in them as placeholders (IndexError, TypeError)",
     ),
     _fixed(
         "NUL in a stream name, with a rejected record",
         _nul_stream_name,
         10,
-        "the stream name goes unchanged into _sdc_rejected_records.stream; PostgreSQL refuses "
-        "the NUL and the loader dies ('A string literal cannot contain NUL')",
     ),
     _fixed(
         "invalid record, then a valid one of its key in the batch", _invalid_then_valid_same_key, 10

@@ -137,16 +137,18 @@ def activate_version(
 ) -> int:
     """Delete (hard) or mark deleted (soft) the rows older versions left behind; commit."""
     target = sql.Identifier(schema, table)
-    stale = sql.SQL("({0} IS NULL OR {0} < %s)").format(sql.Identifier(TABLE_VERSION))
+    # The version as a literal, not a parameter: psycopg2 would read a % in a name as one.
+    stale = sql.SQL("({0} IS NULL OR {0} < {1})").format(
+        sql.Identifier(TABLE_VERSION), sql.Literal(version)
+    )
     with conn.cursor() as cur:
         if hard:
-            cur.execute(sql.SQL("DELETE FROM {} WHERE {}").format(target, stale), (version,))
+            cur.execute(sql.SQL("DELETE FROM {} WHERE {}").format(target, stale))
         else:
             cur.execute(
                 sql.SQL("UPDATE {} SET {} = now() WHERE {} AND {} IS NULL").format(
                     target, sql.Identifier(DELETED_AT), stale, sql.Identifier(DELETED_AT)
-                ),
-                (version,),
+                )
             )
         count = int(cur.rowcount)
     conn.commit()

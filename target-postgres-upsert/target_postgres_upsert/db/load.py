@@ -5,13 +5,11 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Sequence
-from typing import Any
 
 import msgspec
 import psycopg2
 import psycopg2.errors
 import psycopg2.extensions
-import psycopg2.extras
 from psycopg2 import sql
 
 from target_postgres_upsert.db.plans import (
@@ -40,6 +38,7 @@ _ROW_JSON = msgspec.json.Encoder(decimal_format="number")
 # COPY's error context: 'COPY _sdc_stage, line 1, column amount: "abc"'.
 _COPY_COLUMN = re.compile(r"^COPY [^,]*, line \d+, column (.+?): ")
 
+REJECTS_PER_INSERT = 1000
 # Errors about the rows of a batch (class 22 data exceptions, 23 integrity, 21000 "ON CONFLICT
 # cannot affect a row twice", 54000 e.g. an index row too large): isolate the rows, go on.
 ROW_ERRORS: tuple[type[Exception], ...] = (
@@ -209,11 +208,11 @@ def _merge(cur: psycopg2.extensions.cursor, plan: TablePlan) -> int:
         deleted = cur.rowcount
     insert_columns = [c for c in plan.columns if c != DELETED_AT or plan.target_has_deleted_at]
     select: list[sql.Composable] = [sql.Identifier(c) for c in insert_columns]
-    params: list[Any] = []
+    # Constants go in as literals, not parameters: with parameters psycopg2 would read a % in a
+    # quoted identifier as a placeholder.
     for name, value in plan.constants.items():
         insert_columns.append(name)
-        select.append(sql.Placeholder())
-        params.append(value)
+        select.append(sql.Literal(value))
     for name in plan.now_columns:
         insert_columns.append(name)
         select.append(sql.SQL("now()"))
@@ -224,7 +223,7 @@ def _merge(cur: psycopg2.extensions.cursor, plan: TablePlan) -> int:
         query += sql.SQL(" WHERE {} IS NULL").format(sql.Identifier(DELETED_AT))
     if plan.key_columns:
         query += _on_conflict(plan, insert_columns)
-    cur.execute(query, params)
+    cur.execute(query)
     return deleted
 
 
@@ -276,13 +275,20 @@ def _insert_rejects(
             " rejected_at timestamptz NOT NULL DEFAULT now())"
         ).format(table)
     )
-    psycopg2.extras.execute_values(
-        cur,
-        sql.SQL("INSERT INTO {} (stream, line_number, reason, raw_message) VALUES %s")
-        .format(table)
-        .as_string(cur),
-        [
-            (r.stream, r.line_number, r.reason.replace("\x00", ""), r.raw.replace("\x00", ""))
-            for r in rejects
-        ],
-    )
+    # Literals rather than parameters, so a % in the schema's name is not read as a placeholder;
+    # PostgreSQL text cannot hold NUL, so it is dropped from every text (the stream name too).
+    for first in range(0, len(rejects), REJECTS_PER_INSERT):
+        rows = [
+            sql.SQL("({}, {}, {}, {})").format(
+                sql.Literal(r.stream.replace("\x00", "")),
+                sql.Literal(r.line_number),
+                sql.Literal(r.reason.replace("\x00", "")),
+                sql.Literal(r.raw.replace("\x00", "")),
+            )
+            for r in rejects[first : first + REJECTS_PER_INSERT]
+        ]
+        cur.execute(
+            sql.SQL("INSERT INTO {} (stream, line_number, reason, raw_message) VALUES {}").format(
+                table, sql.SQL(", ").join(rows)
+            )
+        )
