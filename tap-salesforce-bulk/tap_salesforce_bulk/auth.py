@@ -29,7 +29,12 @@ from tap_salesforce_bulk.config import (
     resolve_login_url,
     soap_login_version,
 )
-from tap_salesforce_bulk.errors import AuthenticationError, SalesforceRetriableError, SettingError
+from tap_salesforce_bulk.errors import (
+    AuthenticationError,
+    SalesforceRetriableError,
+    SettingError,
+    TlsVerificationError,
+)
 from tap_salesforce_bulk.retry import is_retriable_status, parse_retry_after, retrying
 
 logger = logging.getLogger(__name__)
@@ -234,6 +239,8 @@ class SalesforceAuthenticator:
     def _post(self, url: str, **kwargs: Any) -> requests.Response:
         try:
             response = self._http.post(url, timeout=LOGIN_TIMEOUT_SECONDS, **kwargs)
+        except requests.exceptions.SSLError as exc:  # a ConnectionError, but never transient
+            raise TlsVerificationError(urlsplit(url).netloc, exc) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             msg = f"could not reach {urlsplit(url).netloc} to log in ({type(exc).__name__})"
             raise SalesforceRetriableError(msg) from None

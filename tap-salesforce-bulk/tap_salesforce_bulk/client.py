@@ -22,6 +22,7 @@ from tap_salesforce_bulk.errors import (
     InvalidSessionError,
     SalesforceApiError,
     SalesforceRetriableError,
+    TlsVerificationError,
 )
 from tap_salesforce_bulk.retry import is_retriable_status, parse_retry_after, retrying
 
@@ -175,6 +176,8 @@ class SalesforceClient:
                 stream=stream,
                 timeout=(CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS),
             )
+        except requests.exceptions.SSLError as exc:  # a ConnectionError, but never transient
+            raise TlsVerificationError(urlsplit(self.url(path)).netloc, exc) from None
         except (requests.ConnectionError, requests.Timeout) as exc:
             where = urlsplit(self.url(path)).path
             msg = f"{method} {where} failed: {type(exc).__name__}"

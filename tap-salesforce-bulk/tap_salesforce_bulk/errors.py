@@ -145,6 +145,29 @@ class SettingError(ConfigValidationError):
         super().__init__(message, errors=[message])
 
 
+class TlsVerificationError(SalesforceError):
+    """The server's TLS certificate failed verification: retrying cannot fix that."""
+
+    def __init__(self, host: str, exc: BaseException) -> None:
+        reason = _tls_reason(exc)
+        super().__init__(
+            f"TLS certificate verification failed for {host}{': ' + reason if reason else ''}; "
+            "if the server uses a private certificate authority, point REQUESTS_CA_BUNDLE at "
+            "its certificate (checks stay on)"
+        )
+
+
+def _tls_reason(exc: BaseException) -> str:
+    """OpenSSL's words ("certificate verify failed: self-signed certificate"), if present."""
+    text = str(exc)
+    marker = "certificate verify failed"
+    start = text.find(marker)
+    if start < 0:
+        return ""
+    end = text.find(")", start)
+    return text[start : end if end > 0 else None].strip(" ('\"")
+
+
 def job_failure_hint(detail: str) -> str | None:
     """The user-facing advice for a Bulk job ``errorMessage``, if we know one."""
     lowered = detail.lower()

@@ -17,7 +17,7 @@ from tap_salesforce_bulk.base import BulkRecordStream
 from tap_salesforce_bulk.catalog import reconcile_catalog
 from tap_salesforce_bulk.config import DEFAULT_API_VERSION, AuthFlow
 from tap_salesforce_bulk.discovery import ALL_OBJECTS, discover_object_specs
-from tap_salesforce_bulk.errors import SalesforceError
+from tap_salesforce_bulk.errors import SalesforceError, SalesforceRetriableError
 from tap_salesforce_bulk.jobs import JobPipeline
 from tap_salesforce_bulk.reconcile import RECONCILE_DELETES, IdSetStream, PatchStream
 from tap_salesforce_bulk.runtime import SyncRuntime
@@ -291,6 +291,11 @@ class TapSalesforceBulk(Tap):
             super().invoke(*args, **kwargs)
         except SalesforceError as exc:
             cls.logger.error("%s", exc)
+            sys.exit(1)
+        except SalesforceRetriableError as exc:  # still failing after every retry
+            cls.logger.error(
+                "%s (gave up after retrying; rerun to resume from the last state)", exc
+            )
             sys.exit(1)
 
 

@@ -272,9 +272,6 @@ SCENARIOS: list[Scenario] = [
         _tls,
         (103,),
         (103,),
-        known_defect="a certificate that fails verification is retried as a connection error "
-        "(auth.py _post and client.py request catch requests.ConnectionError, whose subclass "
-        "SSLError it is) and the message says only 'could not reach ... (SSLError)'",
     ),
     Scenario(
         "PostgreSQL role that may only create in its own schema",

@@ -32,10 +32,6 @@ from tests.torture.scenarios_faults import POINTS, one_clear_error
 from tests.torture.sync import Sync, converge, error_lines
 
 FAMILY = "bad input to the tap"
-TRACEBACK_DEFECT = (
-    "a page that keeps breaking ends the tap with a traceback: SalesforceRetriableError is a "
-    "RetriableAPIError, not a SalesforceError, so TapSalesforceBulk.invoke does not catch it"
-)
 PERSISTENT_TIMES = 10**6
 FAILED_RUNS_BEFORE_HEALING = 2
 
@@ -97,7 +93,6 @@ def _broken_page(kind: str, point: str, *, persistent: bool) -> Scenario:
         run,
         full_seeds=(41 + POINTS.index(point),),
         quick_seeds=(41,) if persistent and kind == "short page" else (),
-        known_defect=TRACEBACK_DEFECT if persistent and kind == "malformed CSV" else None,
     )
 
 
