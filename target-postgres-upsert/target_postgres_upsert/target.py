@@ -18,6 +18,12 @@ tap is quiet, once a second by the reader), at end of input, and before the targ
 input. Flushing all sinks together is what lets a STATE out: a slow stream's few records would
 otherwise hold back every STATE behind them. A stream's own pending rows are also flushed before a
 changed SCHEMA or an ACTIVATE_VERSION for it, so they are applied in input order.
+
+Side streams (``reconcile.py``): a SCHEMA marked ``x-singer-patch`` or ``x-singer-id-set`` gets a
+sink that applies the stream to its base stream's table instead of loading a table of its own.
+Their batches are queued after every other stream's in a flush (so a patch meets the rows it
+patches), and an Id set's ACTIVATE_VERSION first flushes all streams (the sweep must see every
+row the tap sent before it).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from singer_sdk.helpers.capabilities import (
 )
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.exceptions import InvalidInputLine
+from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
 
 from target_postgres_upsert import db
@@ -50,6 +57,14 @@ from target_postgres_upsert.errors import (
 )
 from target_postgres_upsert.loader import Loader
 from target_postgres_upsert.reader import NumberedReader, RecordMessage, decode_json
+from target_postgres_upsert.reconcile import (
+    ID_SET_MARKER,
+    PATCH_MARKER,
+    IdSetSink,
+    PatchSink,
+    is_side_sink,
+    side_stream_base,
+)
 from target_postgres_upsert.settings import CONFIG_JSONSCHEMA, Settings
 from target_postgres_upsert.sinks import PostgresUpsertSink
 from target_postgres_upsert.types import table_name, with_hash_suffix
@@ -96,6 +111,8 @@ class TargetPostgresUpsert(Target):
         self._records_to_age_check = AGE_CHECK_EVERY_RECORDS
         # stream -> its sink when records go straight to it (no stream map), else None.
         self._plain_sinks: dict[str, Any] = {}
+        self._sink_schemas: dict[str, dict[str, Any]] = {}  # for get_sink_class
+        self._id_set_streams: set[str] = set()  # Id set streams whose set was started
         self.reader.on_idle = self._check_age
 
     @classmethod
@@ -142,6 +159,41 @@ class TargetPostgresUpsert(Target):
             self._tables[name] = stream_name
         return name
 
+    def base_sink(self, stream_name: str) -> PostgresUpsertSink | None:
+        """The sink loading ``stream_name`` in this run, if any (a side stream's base)."""
+        sink = self._sinks_active.get(stream_name)
+        return sink if isinstance(sink, PostgresUpsertSink) else None
+
+    def first_id_set_sink(self, stream_name: str) -> bool:
+        """True the first time an Id set stream sets up in this run (its set starts empty)."""
+        first = stream_name not in self._id_set_streams
+        self._id_set_streams.add(stream_name)
+        return first
+
+    def get_sink(
+        self,
+        stream_name: str,
+        *,
+        record: dict[str, Any] | None = None,
+        schema: dict[str, Any] | None = None,
+        key_properties: Any = None,
+    ) -> Sink:
+        """The SDK's, remembering the schema so ``get_sink_class`` can read its markers."""
+        if schema is not None:
+            self._sink_schemas[stream_name] = schema
+        return super().get_sink(
+            stream_name, record=record, schema=schema, key_properties=key_properties
+        )
+
+    def get_sink_class(self, stream_name: str) -> type[Sink]:
+        """A patch or Id set sink for a marked schema, else the upsert sink."""
+        schema = self._sink_schemas.get(stream_name) or {}
+        if side_stream_base(schema, PATCH_MARKER) is not None:
+            return PatchSink
+        if side_stream_base(schema, ID_SET_MARKER) is not None:
+            return IdSetSink
+        return PostgresUpsertSink
+
     def _connect(self) -> db.Database:
         return db.Database(db.connect(self.settings.connection))
 
@@ -157,7 +209,9 @@ class TargetPostgresUpsert(Target):
     # --- flushing -------------------------------------------------------------------------------
 
     def _sinks(self) -> list[Any]:
-        return [*self._sinks_to_clear, *self._sinks_active.values()]
+        """Every sink; side streams' last, so their batches apply after the rows they touch."""
+        sinks = [*self._sinks_to_clear, *self._sinks_active.values()]
+        return [s for s in sinks if not is_side_sink(s)] + [s for s in sinks if is_side_sink(s)]
 
     def _has_pending(self) -> bool:
         return any(sink.current_size for sink in self._sinks())
@@ -323,7 +377,10 @@ class TargetPostgresUpsert(Target):
             if not sink.process_activate_version_messages:
                 self.logger.warning("Ignoring ACTIVATE_VERSION for %r (disabled)", stream_name)
                 continue
-            self.drain_one(sink)  # the new version's rows first, then the sweep
+            if isinstance(sink, IdSetSink):
+                self._flush_all()  # every row sent before the set is closed, then the sweep
+            else:
+                self.drain_one(sink)  # the new version's rows first, then the sweep
             sink.activate_version(version)
         if not self._has_pending():
             self._release_state()
@@ -336,6 +393,8 @@ class TargetPostgresUpsert(Target):
         """Commit everything, write the last safe STATE, close the connection."""
         self._flush_all()
         for sink in self._sinks_active.values():
+            if isinstance(sink, IdSetSink):
+                sink.finish()
             sink.clean_up()
         self.loader.close()
 

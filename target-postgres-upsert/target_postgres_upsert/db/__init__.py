@@ -10,6 +10,11 @@ A batch is one transaction: COPY the rows into a temporary stage, then one
 cheap checks let through, two keys that differ as text but not as values), the batch is split in
 halves under savepoints until the refused rows stand alone; they go to the rejects table and the
 rest of the batch is loaded in input order.
+
+Side streams (``reconcile.py``): a patch batch goes the same way with an
+``UPDATE ... FROM stage ... WHERE (columns) IS DISTINCT FROM (new columns)`` instead of the
+insert (``TablePlan.update_only``); an Id set is appended to its own unlogged table and swept on
+ACTIVATE_VERSION.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ from collections.abc import Sequence
 
 import psycopg2.extensions
 
-from target_postgres_upsert.db import ddl, load
+from target_postgres_upsert.db import ddl, load, reconcile
 from target_postgres_upsert.db.connection import APPLICATION_NAME, connect
 from target_postgres_upsert.db.plans import (
     DELETED_AT,
@@ -30,6 +35,7 @@ from target_postgres_upsert.db.plans import (
     Reject,
     TablePlan,
 )
+from target_postgres_upsert.db.reconcile import IdSetPlan, id_set_table
 from target_postgres_upsert.types import PgType
 
 __all__ = [
@@ -40,10 +46,12 @@ __all__ = [
     "Batch",
     "ConnectionSettings",
     "Database",
+    "IdSetPlan",
     "LoadResult",
     "Reject",
     "TablePlan",
     "connect",
+    "id_set_table",
 ]
 
 
@@ -75,3 +83,23 @@ class Database:
     def activate_version(self, schema: str, table: str, version: int, *, hard: bool) -> int:
         """See ``ddl.activate_version``."""
         return ddl.activate_version(self.conn, schema, table, version, hard=hard)
+
+    def insert_rejects(self, schema: str, rejects: Sequence[Reject]) -> None:
+        """See ``load.insert_rejects``."""
+        load.insert_rejects(self.conn, schema, rejects)
+
+    def table_columns(self, schema: str, table: str) -> dict[str, str] | None:
+        """See ``reconcile.table_columns``."""
+        return reconcile.table_columns(self.conn, schema, table)
+
+    def prepare_id_set(self, plan: IdSetPlan, *, fresh: bool) -> None:
+        """See ``reconcile.prepare_id_set``."""
+        reconcile.prepare_id_set(self.conn, plan, fresh=fresh)
+
+    def drop_id_set(self, plan: IdSetPlan) -> None:
+        """See ``reconcile.drop_id_set``."""
+        reconcile.drop_id_set(self.conn, plan)
+
+    def sweep_id_set(self, plan: IdSetPlan, version: int) -> tuple[int, int]:
+        """See ``reconcile.sweep``."""
+        return reconcile.sweep(self.conn, plan, version)

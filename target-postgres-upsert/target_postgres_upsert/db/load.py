@@ -195,6 +195,9 @@ def _merge(cur: psycopg2.extensions.cursor, plan: TablePlan) -> int:
     """Move the stage into the table; returns rows hard-deleted (rowcount is rows written)."""
     target = sql.Identifier(plan.schema, plan.table)
     stage = sql.Identifier(STAGE_TABLE)
+    if plan.update_only:
+        _update(cur, plan)
+        return 0
     deleted = 0
     if plan.hard_delete and plan.key_columns:
         match = sql.SQL(" AND ").join(
@@ -225,6 +228,29 @@ def _merge(cur: psycopg2.extensions.cursor, plan: TablePlan) -> int:
         query += _on_conflict(plan, insert_columns)
     cur.execute(query)
     return deleted
+
+
+def _update(cur: psycopg2.extensions.cursor, plan: TablePlan) -> None:
+    """A patch: the stage's columns onto the rows with the same key, only where a value differs.
+
+    Rows the table does not have are left out (a patch never inserts); rowcount is rows changed.
+    """
+    columns = [c for c in plan.columns if c not in plan.key_columns]
+    match = sql.SQL(" AND ").join(
+        sql.SQL("t.{0} = s.{0}").format(sql.Identifier(k)) for k in plan.key_columns
+    )
+    cur.execute(
+        sql.SQL(
+            "UPDATE {} AS t SET {} FROM {} AS s WHERE {} AND ({}) IS DISTINCT FROM ({})"
+        ).format(
+            sql.Identifier(plan.schema, plan.table),
+            sql.SQL(", ").join(sql.SQL("{0} = s.{0}").format(sql.Identifier(c)) for c in columns),
+            sql.Identifier(STAGE_TABLE),
+            match,
+            sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in columns),
+            sql.SQL(", ").join(sql.SQL("s.{}").format(sql.Identifier(c)) for c in columns),
+        )
+    )
 
 
 def _on_conflict(plan: TablePlan, insert_columns: Sequence[str]) -> sql.Composed:
@@ -258,6 +284,15 @@ def _on_conflict(plan: TablePlan, insert_columns: Sequence[str]) -> sql.Composed
     return conflict + sql.SQL("DO UPDATE SET {} WHERE ({}) IS DISTINCT FROM ({})").format(
         sql.SQL(", ").join(updates), sql.SQL(", ").join(old), sql.SQL(", ").join(new)
     )
+
+
+def insert_rejects(
+    conn: psycopg2.extensions.connection, schema: str, rejects: Sequence[Reject]
+) -> None:
+    """File ``rejects`` in their own transaction (a batch with no rows to load)."""
+    with conn.cursor() as cur:
+        _insert_rejects(cur, schema, rejects)
+    conn.commit()
 
 
 def _insert_rejects(

@@ -39,6 +39,7 @@ class TablePlan:
     hard_delete: bool
     constants: Mapping[str, Any] = field(default_factory=dict)  # same value for every row
     now_columns: tuple[str, ...] = ()  # set to the batch's transaction time
+    update_only: bool = False  # a patch: update existing rows' columns, never insert
 
 
 @dataclass(frozen=True)
