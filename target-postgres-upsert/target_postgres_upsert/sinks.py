@@ -172,6 +172,16 @@ class PostgresUpsertSink(BatchSink):
             return db.ensure_table(schema_name, table, wanted, key_columns)
 
         actual = self._host.loader.call(ensure)
+        gone = sorted(set(actual) - {name for name, _ in wanted} - set(METADATA_COLUMNS))
+        if gone:  # e.g. a field deleted in Salesforce, or hidden from the integration user
+            self.logger.warning(
+                "Stream %r no longer sends columns %s of %s.%s: they keep their values"
+                " (rows inserted from now on have NULL there)",
+                self.stream_name,
+                ", ".join(gone),
+                schema_name,
+                table,
+            )
         specs = [ColumnSpec(p, kinds[p], actual.get(names[p])) for p in data_props]
         key_set = set(self.key_properties)
         self._formatter = RowFormatter(
