@@ -11,6 +11,7 @@ import contextlib
 import datetime as dt
 import secrets
 import socket
+import sys
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from http.server import ThreadingHTTPServer
@@ -63,6 +64,12 @@ class _Server(ThreadingHTTPServer):
         with self.sockets_lock:
             self.open_sockets.add(request)
         super().process_request(request, client_address)
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that went away (a killed tap, a dropped keep-alive) is not an error here."""
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
     def shutdown_request(self, request: socket.socket) -> None:  # type: ignore[override]
         with self.sockets_lock:

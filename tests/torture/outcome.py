@@ -78,6 +78,7 @@ def markdown_table(outcomes: Iterable[Outcome]) -> str:
         name = row.scenario + (f" ({row.seeds} seeds)" if row.seeds > 1 else "")
         if row.failed_seeds:
             name += f" **FAILED** (seeds {', '.join(map(str, row.failed_seeds))})"
+        name = name.replace("|", "\\|")  # a pipe in a name would end the Markdown cell
         secrets = "-" if row.secrets is None else str(row.secrets)
         lines.append(
             f"| {name} | {row.runs} | {_reruns_text(row.reruns)} | {row.expected:,} | "
