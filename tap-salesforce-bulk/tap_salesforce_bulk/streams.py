@@ -109,6 +109,8 @@ class SObjectStream(BulkRecordStream):
             if self.incremental and isinstance(synced_before, list)
             else []
         )
+        if isinstance(synced_before, list):
+            self._warn_about_vanished_fields(synced_before)
         start = starting_point(self._bookmark(), settings.start_date)
         saved = self._saved_job()
         if saved and saved.get("digest") == digest:
@@ -239,6 +241,18 @@ class SObjectStream(BulkRecordStream):
             progress.pages,
             progress.rate(),
         )
+
+    def _warn_about_vanished_fields(self, synced_before: list[str]) -> None:
+        """Name the fields the last run read that describe no longer returns (a deselected field
+        is still described, so it is not named)."""
+        vanished = [name for name in synced_before if name not in self.spec.fields]
+        if vanished:
+            self.logger.warning(
+                "%s: %s no longer described by Salesforce (deleted, or hidden from this user by "
+                "field-level security): no longer read; the target keeps the column(s)",
+                self.name,
+                ", ".join(vanished) + (" is" if len(vanished) == 1 else " are"),
+            )
 
     def record_synced_fields(self) -> None:
         """Remember which fields every row now has, so a field added later gets backfilled."""

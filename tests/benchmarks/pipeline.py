@@ -7,7 +7,9 @@ charged to this machine), load into an empty schema with ``meltano run --full-re
 1% of the Contacts and run again incrementally. Peak RSS of the tap and of the target are polled
 from /proc while Meltano runs them. In the same run, the rows that landed are copied out and
 loaded again by PostgreSQL alone: ``COPY`` into a staging table plus one ``INSERT ... ON
-CONFLICT`` into an empty table (the physical limit of the load). Prints a Markdown table.
+CONFLICT`` into an empty table (the physical limit of the load), and the same full load is run
+as ``tap | target`` without Meltano, which shows what Meltano's line-by-line relay costs.
+``--repeat N`` runs each size N times and prints medians. Prints a Markdown table.
 Needs ./scripts/test (or ./scripts/demo) to have installed .venv and .tools/meltano.
 """
 
@@ -15,12 +17,15 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
+from statistics import median
 
 import psycopg2
 from psycopg2 import sql
@@ -144,11 +149,39 @@ def reset_schema(database_url: str) -> None:
         cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
 
 
+def direct_pipe(sf: Emulator, database_url: str, workdir: Path) -> float:
+    """Seconds for ``tap | target`` without Meltano (the same full load, same plugins)."""
+    tap_config = workdir / "tap.json"
+    target_config = workdir / "target.json"
+    tap_config.write_text(json.dumps(sf.tap_config(lag_seconds=0)))
+    target_config.write_text(
+        json.dumps({"database_url": database_url, "default_target_schema": SCHEMA})
+    )
+    bin_dir = ROOT / ".venv" / "bin"
+    started = time.perf_counter()
+    tap = subprocess.Popen(
+        [str(bin_dir / PLUGINS[0]), "--config", str(tap_config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    target = subprocess.run(
+        [str(bin_dir / PLUGINS[1]), "--config", str(target_config)],
+        stdin=tap.stdout,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        check=True,
+    )
+    if tap.wait() != 0 or target.returncode != 0:
+        sys.exit("tap | target failed")
+    return time.perf_counter() - started
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--records", type=int, nargs="+", default=[600_000, 60_000])
+    parser.add_argument("--repeat", type=int, default=1, help="runs per size; medians")
     parser.add_argument(
         "--database-url",
         default=os.environ.get("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
@@ -159,45 +192,63 @@ def main() -> None:
     subprocess.run([str(MELTANO), "install"], cwd=ROOT, check=True, capture_output=True)
     rows = []
     for size in args.records:
-        reset_schema(args.database_url)
-        with emulator(size) as sf:
-            full, full_peaks = meltano_run(sf, args.database_url, "--full-refresh")
-            landed = row_count(args.database_url)
-            changed = size // 100
-            sf.control(
-                "update_records",
-                {"object": "Contact", "count": changed, "fields": {"Title": "bench"}},
-            )
-            incremental, inc_peaks = meltano_run(sf, args.database_url)
-        baseline = copy_merge_baseline(args.database_url)
-        print(
-            f"{size:,}: full {full:.1f}s, incremental {incremental:.1f}s, COPY+merge {baseline:.1f}s",
-            file=sys.stderr,
-        )
+        fulls, incrementals, baselines, pipes = [], [], [], []
+        tap_peak = target_peak = 0.0
+        landed = changed = 0
+        with emulator(size) as sf, tempfile.TemporaryDirectory() as tmp:
+            for _ in range(args.repeat):
+                reset_schema(args.database_url)
+                full, full_peaks = meltano_run(sf, args.database_url, "--full-refresh")
+                landed = row_count(args.database_url)
+                changed = size // 100
+                sf.control(
+                    "update_records",
+                    {"object": "Contact", "count": changed, "fields": {"Title": "bench"}},
+                )
+                incremental, inc_peaks = meltano_run(sf, args.database_url)
+                baseline = copy_merge_baseline(args.database_url)
+                reset_schema(args.database_url)
+                pipe = direct_pipe(sf, args.database_url, Path(tmp))
+                print(
+                    f"{size:,}: meltano full {full:.1f}s, incremental {incremental:.1f}s, "
+                    f"COPY+merge {baseline:.1f}s, tap | target {pipe:.1f}s",
+                    file=sys.stderr,
+                )
+                fulls.append(full)
+                incrementals.append(incremental)
+                baselines.append(baseline)
+                pipes.append(pipe)
+                for peaks in (full_peaks, inc_peaks):
+                    tap_peak = max(tap_peak, peaks[PLUGINS[0]])
+                    target_peak = max(target_peak, peaks[PLUGINS[1]])
+        full, baseline, pipe = median(fulls), median(baselines), median(pipes)
         rows.append(
             [
                 f"{landed:,}",
                 f"{full:.1f}",
                 f"{landed / full:,.0f}",
-                f"{max(full_peaks['tap-salesforce-bulk'], inc_peaks['tap-salesforce-bulk']):.0f}",
-                f"{max(full_peaks['target-postgres-upsert'], inc_peaks['target-postgres-upsert']):.0f}",
-                f"{changed:,} in {incremental:.1f}",
+                f"{tap_peak:.0f}",
+                f"{target_peak:.0f}",
+                f"{changed:,} in {median(incrementals):.1f}",
                 f"{baseline:.1f}",
                 f"{full / baseline:.1f}",
+                f"{pipe:.1f} ({pipe / baseline:.1f})",
             ]
         )
     reset_schema(args.database_url)
     print()
+    print(f"medians of {args.repeat} run(s) per size")
     print_table(
         [
             "records",
-            "full run s",
+            "meltano run s",
             "records/s",
             "tap peak RSS MB",
             "target peak RSS MB",
             "incremental: changed rows in s",
             "COPY+merge s",
-            "full run / COPY+merge",
+            "meltano run / COPY+merge",
+            "tap → target s (/ COPY+merge)",
         ],
         rows,
     )

@@ -215,9 +215,11 @@ def test_a_field_added_in_salesforce_is_backfilled_and_a_removed_one_stays(
     sf.remove_field("Contact", "Medical_School__c")
     sf.hide_field("Contact", "Title")
     sf.update_records("Contact", count=10, fields={"Department": "Moved"})
-    _, log = pipeline.run()
+    tap_log, log = pipeline.run()
     (warning,) = [line for line in log.splitlines() if "no longer sends" in line]
     assert "medical_school__c, title" in warning
+    (tap_warning,) = [line for line in tap_log.splitlines() if "no longer described" in line]
+    assert "Title, Medical_School__c are no longer described" in tap_warning
     assert column("medical_school__c") == schools, "the column and its values stay"
     assert column("title") == titles
     assert_equal(compare_table(conn, pipeline.schema, sf.truth("Contact"), salesforce_types(sf)))
