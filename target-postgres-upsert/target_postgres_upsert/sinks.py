@@ -19,17 +19,16 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 from msgspec.structs import astuple
-from singer_sdk.sinks import BatchSink
 
+from target_postgres_upsert.checked_sink import REJECT_LOG_LIMIT, CheckedSink
 from target_postgres_upsert.db import (
     DELETED_AT,
     TABLE_VERSION,
     Batch,
     Database,
-    Reject,
     TablePlan,
 )
-from target_postgres_upsert.errors import InvalidRecordError, MissingKeyError
+from target_postgres_upsert.errors import InvalidRecordError
 from target_postgres_upsert.payload import RowBuffer, decode_row
 from target_postgres_upsert.rows import ColumnSpec, RowFormatter
 from target_postgres_upsert.settings import InvalidRecordPolicy
@@ -65,10 +64,9 @@ METADATA_TYPES = {
 #: Salesforce's deletion flag (queryAll returns deleted rows with IsDeleted = true).
 IS_DELETED_PROPERTY = "IsDeleted"
 _ROW_JSON = msgspec.json.Encoder(decimal_format="number")
-REJECT_LOG_LIMIT = 10  # rejects logged one by one per stream; the rest only as counts
 
 
-class PostgresUpsertSink(BatchSink):
+class PostgresUpsertSink(CheckedSink):
     """Loads one stream into one table with COPY and ``INSERT ... ON CONFLICT``."""
 
     def __init__(
@@ -79,47 +77,18 @@ class PostgresUpsertSink(BatchSink):
         key_properties: list[str] | None,
     ) -> None:
         """Keep the target's settings and loader; the table is decided in ``setup``."""
-        self._host = target
-        self._settings = target.settings
         super().__init__(target, stream_name, schema, key_properties)
         self._rows = RowBuffer()
         self._line_numbers: list[int] = []
         self._positions: dict[Any, int] = {}
-        self._rejects: list[Reject] = []
-        self._rejected_total = 0
         self._clock_second = -1
         self._clock_iso = ""
         self._bad_time_extracted_logged = False
         self._plan: TablePlan | None = None
         self._formatter: RowFormatter | None = None
         self._full_metadata = self._settings.add_record_metadata
-        self._policy = self._settings.on_invalid_record
-        # Records read since the last flush (rejects and duplicates included); counted here and
-        # handed to the SDK's tallies once per batch, which is cheaper than per record.
-        self._pending_records = 0
-        self._max_records = self.max_size
         self._keyed = bool(self.key_properties)
-        self._reader = target.reader
         self._extracted_ok: Any = None  # the last time_extracted that parsed (taps repeat it)
-
-    @property
-    def current_size(self) -> int:
-        """Records read since the last flush (the SDK's batch size measure)."""
-        return self._pending_records
-
-    # --- SDK speed knobs: our own checks replace jsonschema; PostgreSQL parses timestamps -------
-
-    def get_validator(self) -> None:
-        """No per-record jsonschema validation (see ``rows.py`` for what is checked)."""
-        return
-
-    def _parse_timestamps_in_record(
-        self, record: dict[str, Any], schema: Any, treatment: Any
-    ) -> None:
-        """Leave ISO-8601 strings as they are: PostgreSQL parses them."""
-
-    def _singer_validate_message(self, record: dict[str, Any]) -> None:
-        """Missing keys are handled in ``add_record`` (a reject, not a crash)."""
 
     # --- table plan -----------------------------------------------------------------------------
 
@@ -258,14 +227,8 @@ class PostgresUpsertSink(BatchSink):
         """Check one record's values and add its row to the pending batch, or reject it."""
         formatter = self._formatter
         assert formatter is not None
-        try:
-            row = formatter.row(values)
-        except InvalidValueError as exc:
-            self._invalid(exc.reason)
-            return
-        missing = formatter.missing_key(row) if self._keyed else None
-        if missing is not None:
-            self._invalid(f"key property {missing!r} is missing or null", missing_key=True)
+        row = self._checked_row(formatter, values, keyed=self._keyed)
+        if row is None:
             return
         is_deleted, deleted_at = formatter.extras(values)
         if deleted_at is not None and not check_datetime(deleted_at):
@@ -319,32 +282,6 @@ class PostgresUpsertSink(BatchSink):
         if reason is not None:
             raw = _ROW_JSON.encode(dict(zip(self.plan.row_names, values, strict=False)))
             self._invalid(reason, line_number=self._line_numbers[index], raw=raw.decode())
-
-    def _invalid(
-        self,
-        reason: str,
-        *,
-        missing_key: bool = False,
-        line_number: int | None = None,
-        raw: str | None = None,
-    ) -> None:
-        """File a reject for the current input line (or the given one), or stop (``fail``)."""
-        if line_number is None:
-            line_number = self._reader.line_number
-        if self._policy is InvalidRecordPolicy.FAIL:
-            error = MissingKeyError if missing_key else InvalidRecordError
-            raise error(self.stream_name, line_number, reason)
-        self._rejects.append(
-            Reject(self.stream_name, line_number, reason, raw or self._reader.current_line)
-        )
-        self._rejected_total += 1
-        if self._rejected_total <= REJECT_LOG_LIMIT:
-            self.logger.warning(
-                "Rejected the record at input line %d: %s (kept in %s)",
-                line_number,
-                reason,
-                "_sdc_rejected_records",
-            )
 
     # --- batches --------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ input. Flushing all sinks together is what lets a STATE out: a slow stream's few
 otherwise hold back every STATE behind them. A stream's own pending rows are also flushed before a
 changed SCHEMA or an ACTIVATE_VERSION for it, so they are applied in input order.
 
-Side streams (``reconcile.py``): a SCHEMA marked ``x-singer-patch`` or ``x-singer-id-set`` gets a
+Side streams (``side_streams/``): a SCHEMA marked ``x-singer-patch`` or ``x-singer-id-set`` gets a
 sink that applies the stream to its base stream's table instead of loading a table of its own.
 Their batches are queued after every other stream's in a flush (so a patch meets the rows it
 patches), and an Id set's ACTIVATE_VERSION first flushes all streams (the sweep must see every
@@ -57,7 +57,8 @@ from target_postgres_upsert.errors import (
 )
 from target_postgres_upsert.loader import Loader
 from target_postgres_upsert.reader import NumberedReader, RecordMessage, decode_json
-from target_postgres_upsert.reconcile import (
+from target_postgres_upsert.settings import CONFIG_JSONSCHEMA, Settings
+from target_postgres_upsert.side_streams import (
     ID_SET_MARKER,
     PATCH_MARKER,
     IdSetSink,
@@ -65,7 +66,6 @@ from target_postgres_upsert.reconcile import (
     is_side_sink,
     side_stream_base,
 )
-from target_postgres_upsert.settings import CONFIG_JSONSCHEMA, Settings
 from target_postgres_upsert.sinks import PostgresUpsertSink
 from target_postgres_upsert.types import table_name, with_hash_suffix
 

@@ -11,7 +11,7 @@ cheap checks let through, two keys that differ as text but not as values), the b
 halves under savepoints until the refused rows stand alone; they go to the rejects table and the
 rest of the batch is loaded in input order.
 
-Side streams (``reconcile.py``): a patch batch goes the same way with an
+Side streams (``side_streams/``): a patch batch goes the same way with an
 ``UPDATE ... FROM stage ... WHERE (columns) IS DISTINCT FROM (new columns)`` instead of the
 insert (``TablePlan.update_only``); an Id set is appended to its own unlogged table and swept on
 ACTIVATE_VERSION.
