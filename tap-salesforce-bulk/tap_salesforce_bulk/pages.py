@@ -299,8 +299,10 @@ def prefetched_pages(
         try:
             first = next(urls)
         except StopIteration:
-            return True
-        except SalesforceApiError as exc:
+            # No page listed: an empty result, or an answer we do not understand. The locator
+            # chain is right either way (an empty job's first page is just its header).
+            return False
+        except (SalesforceApiError, AttributeError, TypeError, ValueError) as exc:
             logger.info("resultPages is not available (%s); following Sforce-Locator", exc)
             return False
         for url in itertools.chain([first], urls):

@@ -221,3 +221,23 @@ def test_windows_split_history_into_parallel_jobs_and_move_the_bookmark_per_wind
     moved = [b for b in bookmarks if b]
     assert moved == sorted(moved)
     assert len(set(moved)) >= len(queries) - 1, "the bookmark moves after each window"
+
+
+def test_a_run_with_nothing_changed_ends_cleanly_with_zero_records(
+    fake_salesforce: FakeSalesforce,
+) -> None:
+    # Default settings: pages listed by resultPages, which lists none for an empty result; the
+    # tap then reads the job's one (header-only) page by locator.
+    sf = fake_salesforce
+    first = run_tap(tap_config(sf, lag_seconds=0))
+    state = first.last_state
+    assert state is not None
+    sf.advance_clock(60)
+    second = run_tap(tap_config(sf, lag_seconds=0), state=state)
+    assert second.records("Contact") == []
+    assert second.last_state is not None
+    bookmarks = second.last_state["bookmarks"]["Contact"]
+    assert (
+        bookmarks["replication_key_value"] >= state["bookmarks"]["Contact"]["replication_key_value"]
+    )
+    assert bookmarks["bulk_job"] is None
