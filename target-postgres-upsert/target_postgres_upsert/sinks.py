@@ -294,7 +294,7 @@ class PostgresUpsertSink(CheckedSink):
         line_numbers = self._line_numbers
         if len(kept) != len(line_numbers):
             line_numbers = [line_numbers[i] for i in kept]
-        batch = Batch(self.plan, body, starts, line_numbers, self._rejects)
+        batch = Batch(self.plan, body, starts, line_numbers, self._rejects).prepare()
         self._rows, self._line_numbers, self._positions, self._rejects = RowBuffer(), [], {}, []
         self._host.loader.submit_batch(partial(self._load, batch))
 

@@ -78,7 +78,8 @@ def load(
     plan = batch.plan
     refused: list[Reject] = []
     counts = [0, 0]  # written, deleted
-    payload, nul_removed = copy_payload(batch.body)
+    payload, nul_removed = batch.copy_data or copy_payload(batch.body)
+    batch.copy_data = None  # the loader holds the only reference: freed right after the COPY
     with conn.cursor() as cur:
         try:
             _create_stage(cur, plan)
