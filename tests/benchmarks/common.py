@@ -150,3 +150,12 @@ def print_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     print("|" + "|".join("---" for _ in headers) + "|")
     for row in rows:
         print("| " + " | ".join(str(cell) for cell in row) + " |")
+
+
+def drop_schema(database_url: str, schema: str) -> None:
+    """Drop a benchmark's schema and everything in it (a fresh start, or cleaning up)."""
+    import psycopg2  # only the benchmarks that load PostgreSQL need it
+    from psycopg2 import sql
+
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))

@@ -30,7 +30,7 @@ from statistics import median
 import psycopg2
 from psycopg2 import sql
 
-from tests.benchmarks.common import ROOT, Emulator, emulator, print_table
+from tests.benchmarks.common import ROOT, Emulator, drop_schema, emulator, print_table
 
 MELTANO = ROOT / ".tools" / "meltano" / "bin" / "meltano"
 SCHEMA = "bench_pipeline"
@@ -144,11 +144,6 @@ def row_count(database_url: str) -> int:
         return int(cur.fetchone()[0])
 
 
-def reset_schema(database_url: str) -> None:
-    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
-        cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
-
-
 def direct_pipe(sf: Emulator, database_url: str, workdir: Path) -> float:
     """Seconds for ``tap | target`` without Meltano (the same full load, same plugins)."""
     tap_config = workdir / "tap.json"
@@ -197,7 +192,7 @@ def main() -> None:
         landed = changed = 0
         with emulator(size) as sf, tempfile.TemporaryDirectory() as tmp:
             for _ in range(args.repeat):
-                reset_schema(args.database_url)
+                drop_schema(args.database_url, SCHEMA)
                 full, full_peaks = meltano_run(sf, args.database_url, "--full-refresh")
                 landed = row_count(args.database_url)
                 changed = size // 100
@@ -207,7 +202,7 @@ def main() -> None:
                 )
                 incremental, inc_peaks = meltano_run(sf, args.database_url)
                 baseline = copy_merge_baseline(args.database_url)
-                reset_schema(args.database_url)
+                drop_schema(args.database_url, SCHEMA)
                 pipe = direct_pipe(sf, args.database_url, Path(tmp))
                 print(
                     f"{size:,}: meltano full {full:.1f}s, incremental {incremental:.1f}s, "
@@ -235,7 +230,7 @@ def main() -> None:
                 f"{pipe:.1f} ({pipe / baseline:.1f})",
             ]
         )
-    reset_schema(args.database_url)
+    drop_schema(args.database_url, SCHEMA)
     print()
     print(f"medians of {args.repeat} run(s) per size")
     print_table(

@@ -34,7 +34,7 @@ from typing import Any
 import psycopg2
 from psycopg2 import sql
 
-from tests.benchmarks.common import BIN, ROOT, Emulator, emulator, print_table
+from tests.benchmarks.common import BIN, ROOT, Emulator, drop_schema, emulator, print_table
 
 SCHEMA = "bench_reconcile"
 PURGED_SHARE = 0.001
@@ -142,11 +142,6 @@ def some_ids(database_url: str, count: int) -> list[str]:
         return [row[0] for row in cur.fetchall()]
 
 
-def reset_schema(database_url: str) -> None:
-    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
-        cur.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(SCHEMA)))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -158,7 +153,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     size = args.records
-    reset_schema(args.database_url)
+    drop_schema(args.database_url, SCHEMA)
     passes = []
     with emulator(size) as sf, tempfile.TemporaryDirectory() as tmp:
         runner = Runner(sf, args.database_url, Path(tmp))
@@ -186,7 +181,7 @@ def main() -> None:
             {"object": "Contact", "name": NEW_FIELD, "values": ["CVS", "Walgreens", None]},
         )
         passes.append(runner.run("new field backfill", f"{NEW_FIELD} added"))
-    reset_schema(args.database_url)
+    drop_schema(args.database_url, SCHEMA)
     print()
     print_table(
         [
