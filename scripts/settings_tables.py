@@ -1,4 +1,4 @@
-"""Write each plugin's settings table (from ``--about --format=markdown``) into the READMEs.
+"""Write each plugin's settings table (from ``--about --format=markdown``) into its README.
 
     .venv/bin/python scripts/settings_tables.py          # rewrite the tables
     .venv/bin/python scripts/settings_tables.py --check  # exit 1 if a README is out of date
@@ -15,8 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 PLUGINS = ("tap-salesforce-bulk", "target-postgres-upsert")
+# Each plugin's table lives once, in its own README; the root README links there.
 READMES = (
-    ROOT / "README.md",
     ROOT / "tap-salesforce-bulk" / "README.md",
     ROOT / "target-postgres-upsert" / "README.md",
 )
