@@ -7,29 +7,29 @@ no child streams, and bookmarks move per finished job (see ``streams.py``), neve
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
 
 import msgspec
-from singer_sdk import Stream
+from singer_sdk import Stream, Tap
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import RecordMessage
+from typing_extensions import override
 
-from tap_salesforce_bulk.bulk import Operation
-from tap_salesforce_bulk.errors import ResultCountMismatchError, SalesforceError
-from tap_salesforce_bulk.pages import ResultPage, prefetched_pages, streamed_pages
 from tap_salesforce_bulk.progress import JobProgress
 from tap_salesforce_bulk.records import RecordBuilder, RecordValueError
 from tap_salesforce_bulk.runtime import SyncRuntime
+from tap_salesforce_bulk.salesforce.bulk import JobInfo, Operation
+from tap_salesforce_bulk.salesforce.errors import ResultCountMismatchError, SalesforceError
+from tap_salesforce_bulk.salesforce.pages import ResultPage, streamed_pages
+from tap_salesforce_bulk.salesforce.prefetch import PrefetchedPages
 from tap_salesforce_bulk.schema import FieldSpec
 from tap_salesforce_bulk.writer import StateFlushingWriter
 
-if TYPE_CHECKING:
-    from tap_salesforce_bulk.tap import TapSalesforceBulk
-
 _UNSET = object()
+PROGRESS_CHECK_EVERY_ROWS = 5000
 
 
 class BulkRecordStream(Stream):
@@ -40,32 +40,31 @@ class BulkRecordStream(Stream):
 
     def __init__(
         self,
-        tap: TapSalesforceBulk,
+        tap: Tap,
+        runtime: SyncRuntime,
         *,
         name: str,
         schema: dict[str, Any],
         fields: dict[str, FieldSpec],
     ) -> None:
         super().__init__(tap, schema=schema, name=name)
+        self.runtime = runtime
         self.fields = fields
-        self._salesforce_tap = tap
         self._record_prefix: bytes | object | None = _UNSET
         self._record_suffix = b"}\n"
 
-    @property
-    def runtime(self) -> SyncRuntime:
-        """The run's shared Salesforce client and settings."""
-        return self._salesforce_tap.runtime
-
     # --- The SDK's bookmark machinery is replaced by ours (see the module docstring). ---
 
+    @override
     def _increment_stream_state(self, latest_record: Any, *, context: Any = None) -> None:
         """Bookmarks move per finished job, never per record."""
 
+    @override
     def get_replication_key_signpost(self, context: Any = None) -> None:
         """No signpost: the bookmark limit comes from each job's creation time."""
         return
 
+    @override
     def _generate_record_messages(
         self, record: dict[str, Any]
     ) -> Generator[RecordMessage, None, None]:
@@ -85,6 +84,7 @@ class BulkRecordStream(Stream):
                     time_extracted=utc_now(),
                 )
 
+    @override
     def _write_record_message(self, record: dict[str, Any]) -> None:
         """RECORD lines straight from msgspec when no stream map changes records.
 
@@ -92,7 +92,7 @@ class BulkRecordStream(Stream):
         aliasing, filtering or flattening) the line is fully known but for the record itself.
         """
         prefix = self._plain_record_prefix()
-        writer = self._salesforce_tap.message_writer
+        writer = self._tap.message_writer
         if prefix is None or not isinstance(writer, StateFlushingWriter):
             super()._write_record_message(record)
             return
@@ -119,24 +119,29 @@ class BulkRecordStream(Stream):
         extracted = utc_now().isoformat().replace("+00:00", "Z")
         self._record_suffix = f',"time_extracted":"{extracted}"}}\n'.encode()
 
+    @override
     def _process_record(self, record: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         """These streams have no child streams and no partitions: nothing to do per record."""
 
     def pages(self, job_id: str, locator: str | None) -> Iterator[ResultPage]:
+        """The job's result pages from ``locator`` on: downloaded ahead, or straight off the socket."""
         settings = self.runtime.settings
         bulk = self.runtime.bulk
         if settings.max_parallel_downloads <= 1:
             return streamed_pages(bulk, job_id, locator, settings.page_size)
-        return prefetched_pages(
-            bulk,
-            job_id,
-            locator,
-            settings.page_size,
-            parallel_downloads=settings.max_parallel_downloads,
-            use_result_pages=bulk.supports_result_pages and settings.page_size is None,
+        return iter(
+            PrefetchedPages(
+                bulk,
+                job_id,
+                locator,
+                settings.page_size,
+                parallel_downloads=settings.max_parallel_downloads,
+                use_result_pages=bulk.supports_result_pages and settings.page_size is None,
+            )
         )
 
     def page_records(self, page: ResultPage, job_id: str) -> Iterator[dict[str, Any]]:
+        """The typed records of one page; a value that does not fit its field stops the run."""
         builder: RecordBuilder | None = None
         last_header: list[str] | None = None
         self._start_page_clock()
@@ -158,38 +163,86 @@ class BulkRecordStream(Stream):
                 )
                 raise SalesforceError(msg) from None
 
-    def read_whole_query(self, soql: str, on_created: Any = None) -> Iterator[dict[str, Any]]:
+    def wait_for_job(self, job_id: str) -> tuple[JobInfo, JobProgress]:
+        """Poll until the job is complete (logging its states); its info and progress log."""
+        progress = JobProgress(self.logger, self.name, job_id)
+        info = self.runtime.bulk.wait_until_done(
+            job_id,
+            max_wait_seconds=self.runtime.settings.max_wait_seconds,
+            on_poll=progress.on_poll,
+        )
+        return info, progress
+
+    def read_job(
+        self,
+        info: JobInfo,
+        progress: JobProgress,
+        *,
+        locator: str | None = None,
+        records_before: int = 0,
+        on_page_done: Callable[[str | None, int], None] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield a finished job's typed records from the page ``locator`` on: the one reading loop.
+
+        After each page but the last, ``on_page_done(locator, records_before)`` says where a
+        later run could resume (locator None: from the first page, as pages came out of chain
+        order). The records must add up to the job's ``numberRecordsProcessed``: never a silent
+        short sync.
+        """
+        progress.start_reading(info.records_processed)
+        progress.records = emitted = records_before
+        chain_intact = True
+        expected_locator: str | None = None
+        for page_number, page in enumerate(self.pages(info.id, locator)):
+            if page_number and page.locator != expected_locator:
+                chain_intact = False  # resultPages order differs from the locator chain
+            for record in self.page_records(page, info.id):
+                yield record
+                emitted += 1
+                if emitted % PROGRESS_CHECK_EVERY_ROWS == 0:
+                    progress.on_records(PROGRESS_CHECK_EVERY_ROWS)
+            progress.on_records(emitted - progress.records, page_done=True)
+            expected_locator = page.headers.next_locator if page.headers else None
+            if expected_locator is not None and on_page_done is not None:
+                # Resume from the next page only if pages came in locator-chain order.
+                if chain_intact:
+                    on_page_done(expected_locator, emitted)
+                else:
+                    on_page_done(None, 0)
+        if info.records_processed is not None and emitted != info.records_processed:
+            msg = (
+                f"{self.name}: job {info.id} reported {info.records_processed:,} records but "
+                f"{emitted:,} arrived; rerun to read the job again"
+            )
+            raise ResultCountMismatchError(msg)
+        self.logger.info(
+            "%s: job %s done: %s records in %d page(s), %.0f records/s",
+            self.name,
+            info.id,
+            f"{emitted:,}",
+            progress.pages,
+            progress.rate(),
+        )
+
+    def read_whole_query(
+        self, soql: str, on_finished: Callable[[JobInfo], None] | None = None
+    ) -> Iterator[dict[str, Any]]:
         """Run one query job to the end and yield its typed records; no state, no resume.
 
         For side jobs that are cheap to run again (an Id list, a few columns): the job is
-        aborted and deleted however the generator ends.
+        aborted and deleted however the generator ends. ``on_finished`` gets the job's info
+        (with its creation time) before the first record.
         """
-        runtime = self.runtime
-        runtime.guard.check_before_job()
-        job = runtime.bulk.create_query_job(soql, Operation.QUERY)
+        bulk = self.runtime.bulk
+        self.runtime.guard.check_before_job()
+        job = bulk.create_query_job(soql, Operation.QUERY)
         self.logger.info("%s: created Bulk job %s: %s", self.name, job.id, soql[:300])
-        emitted = 0
         try:
-            progress = JobProgress(self.logger, self.name, job.id)
-            info = runtime.bulk.wait_until_done(
-                job.id, max_wait_seconds=runtime.settings.max_wait_seconds, on_poll=progress.on_poll
-            )
-            if on_created is not None:
-                on_created(info if info.created_date else job)
-            progress.start_reading(info.records_processed)
-            for page in self.pages(job.id, None):
-                for record in self.page_records(page, job.id):
-                    yield record
-                    emitted += 1
-                progress.on_records(emitted - progress.records, page_done=True)
-            if info.records_processed is not None and emitted != info.records_processed:
-                msg = (
-                    f"{self.name}: job {job.id} reported {info.records_processed:,} records but "
-                    f"{emitted:,} arrived; rerun to read the job again"
-                )
-                raise ResultCountMismatchError(msg)
+            info, progress = self.wait_for_job(job.id)
+            if on_finished is not None:
+                on_finished(info if info.created_date else job)
+            yield from self.read_job(info, progress)
         finally:
-            current = runtime.bulk.job_info(job.id)
-            if not current.is_terminal:
-                runtime.bulk.abort(job.id)
-            runtime.bulk.delete(job.id)
+            if not bulk.job_info(job.id).is_terminal:
+                bulk.abort(job.id)
+            bulk.delete(job.id)

@@ -12,10 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+from tap_salesforce_bulk.salesforce.timestamps import (
+    format_datetime,
+    normalize_datetime,
+    parse_datetime,
+)
 from tap_salesforce_bulk.soql import TimeWindow
-from tap_salesforce_bulk.timestamps import format_datetime, normalize_datetime, parse_datetime
 
-DEFAULT_LAG_SECONDS = 300.0
 MAX_WINDOWS = 2000
 
 

@@ -10,14 +10,15 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tap_salesforce_bulk.client import SalesforceClient
-from tap_salesforce_bulk.errors import SalesforceApiError, SettingError
+from tap_salesforce_bulk.salesforce.client import SalesforceClient
+from tap_salesforce_bulk.salesforce.errors import SalesforceApiError
+from tap_salesforce_bulk.salesforce.rest import describe_global, describe_sobject
 from tap_salesforce_bulk.schema import ObjectSpec, build_object_spec
+from tap_salesforce_bulk.settings import ALL_OBJECTS, SettingError
 from tap_salesforce_bulk.soql import API_NAME
 
 logger = logging.getLogger(__name__)
 
-ALL_OBJECTS = "*"
 DESCRIBE_PARALLELISM = 4
 # Objects that describe calls queryable but Bulk API 2.0 refuses (status/picklist-like objects
 # and relation views), as documented in Salesforce's known issues and met by other connectors.
@@ -62,8 +63,7 @@ def bulk_queryable(sobject: dict[str, Any]) -> bool:
 def resolve_object_names(client: SalesforceClient, configured: Sequence[str]) -> list[str]:
     """The configured names, or every Bulk-queryable object for ``["*"]``; names are checked."""
     if list(configured) == [ALL_OBJECTS]:
-        listing = client.get_json("sobjects").get("sobjects", [])
-        names = sorted(str(o["name"]) for o in listing if bulk_queryable(o))
+        names = sorted(str(o["name"]) for o in describe_global(client) if bulk_queryable(o))
         logger.info("objects ['*']: %d objects Bulk API 2.0 can query", len(names))
         return names
     bad = [name for name in configured if not API_NAME.match(str(name))]
@@ -76,7 +76,7 @@ def resolve_object_names(client: SalesforceClient, configured: Sequence[str]) ->
 def describe_object(client: SalesforceClient, name: str) -> dict[str, Any]:
     """GET ``sobjects/{name}/describe``, with a plain-words error for an unknown name."""
     try:
-        return dict(client.get_json(f"sobjects/{name}/describe"))
+        return describe_sobject(client, name)
     except SalesforceApiError as exc:
         if exc.failure.status == 404 or exc.failure.error_code in {"NOT_FOUND", "INVALID_TYPE"}:
             msg = (

@@ -12,9 +12,9 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from tap_salesforce_bulk.bulk import BulkApi, JobInfo, JobState, Operation
-from tap_salesforce_bulk.errors import SalesforceError
-from tap_salesforce_bulk.limits import QuotaGuard
+from tap_salesforce_bulk.salesforce.bulk import BulkApi, JobInfo, JobState, Operation
+from tap_salesforce_bulk.salesforce.errors import SalesforceError
+from tap_salesforce_bulk.salesforce.limits import QuotaGuard
 from tap_salesforce_bulk.soql import TimeWindow
 
 logger = logging.getLogger(__name__)

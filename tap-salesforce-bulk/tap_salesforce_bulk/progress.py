@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from tap_salesforce_bulk.bulk import JobInfo
+from tap_salesforce_bulk.salesforce.bulk import JobInfo
 
 PROGRESS_INTERVAL_SECONDS = 15.0
 

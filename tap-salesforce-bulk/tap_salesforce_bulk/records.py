@@ -17,8 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from tap_salesforce_bulk.salesforce.timestamps import normalize_datetime
 from tap_salesforce_bulk.schema import FieldSpec, Kind
-from tap_salesforce_bulk.timestamps import normalize_datetime
 
 logger = logging.getLogger(__name__)
 

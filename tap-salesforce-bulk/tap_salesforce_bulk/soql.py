@@ -13,7 +13,7 @@ import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
-from tap_salesforce_bulk.timestamps import soql_datetime_literal
+from tap_salesforce_bulk.salesforce.timestamps import soql_datetime_literal
 
 API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 

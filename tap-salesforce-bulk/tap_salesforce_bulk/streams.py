@@ -13,44 +13,39 @@ the SDK would take the bookmark from record values). This stream writes its stat
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+from singer_sdk import Tap
+from typing_extensions import override
 
 from tap_salesforce_bulk.base import BulkRecordStream
 from tap_salesforce_bulk.bookmarks import bookmark_after_job, plan_windows, starting_point
-from tap_salesforce_bulk.bulk import JobInfo, Operation
-from tap_salesforce_bulk.errors import (
-    ResultCountMismatchError,
-    SalesforceApiError,
-    is_unsupported_object,
-)
 from tap_salesforce_bulk.jobs import JobRequest, ResumePoint, Ticket
-from tap_salesforce_bulk.progress import JobProgress
 from tap_salesforce_bulk.records import RecordBuilder
-from tap_salesforce_bulk.runtime import fields_digest
+from tap_salesforce_bulk.runtime import SyncRuntime, fields_digest
+from tap_salesforce_bulk.salesforce.bulk import JobInfo, Operation
+from tap_salesforce_bulk.salesforce.errors import SalesforceApiError, is_unsupported_object
+from tap_salesforce_bulk.salesforce.rest import query_records
+from tap_salesforce_bulk.salesforce.timestamps import normalize_datetime
 from tap_salesforce_bulk.schema import ObjectSpec
 from tap_salesforce_bulk.soql import TimeWindow, build_query
-from tap_salesforce_bulk.timestamps import normalize_datetime
-
-if TYPE_CHECKING:
-    from tap_salesforce_bulk.tap import TapSalesforceBulk
 
 JOB_STATE_KEY = "bulk_job"
 SYNCED_FIELDS_KEY = "synced_fields"
-PROGRESS_CHECK_EVERY_ROWS = 5000
-REST_SAMPLE_PATH = "query"
 
 
 class SObjectStream(BulkRecordStream):
     """One Salesforce object, extracted with Bulk API 2.0 query jobs."""
 
-    def __init__(self, tap: TapSalesforceBulk, spec: ObjectSpec) -> None:
-        super().__init__(tap, name=spec.name, schema=spec.schema, fields=spec.fields)
+    def __init__(self, tap: Tap, runtime: SyncRuntime, spec: ObjectSpec) -> None:
+        super().__init__(tap, runtime, name=spec.name, schema=spec.schema, fields=spec.fields)
         self.spec = spec
         self.primary_keys = ["Id"]
         self.replication_key = spec.replication_key
         self.incremental = False
         self.new_fields: list[str] = []
 
+    @override
     def compare_start_date(self, value: str, start_date_value: str) -> str:
         """The later of a bookmark and ``start_date``, which may be relative (``7d``)."""
         resolved = self.runtime.settings.start_date
@@ -146,26 +141,28 @@ class SObjectStream(BulkRecordStream):
 
     def _earliest_replication_value(self) -> str | None:
         # A REST query (not Bulk) may sort: it reads one row of an indexed field.
-        soql = self._query([str(self.replication_key)], TimeWindow())
-        soql += f" ORDER BY {self.replication_key} ASC LIMIT 1"
-        records = self.runtime.client.get_json(REST_SAMPLE_PATH, {"q": soql}).get("records", [])
-        value = records[0].get(self.replication_key) if records else None
+        key = str(self.replication_key)
+        soql = self._query([key], TimeWindow()) + f" ORDER BY {key} ASC LIMIT 1"
+        records = query_records(self.runtime.client, soql)
+        value = records[0].get(key) if records else None
         return normalize_datetime(str(value)) if value else None
 
     # --- Extraction ---
 
+    @override
     def get_records(self, context: Any) -> Iterable[dict[str, Any]]:
         """Emit every record of every planned job of this stream."""
         if self.ABORT_AT_RECORD_COUNT is not None:
             # --test and connection tests: a REST query for a few rows, never a Bulk job.
             yield from self.sample_records(self.ABORT_AT_RECORD_COUNT)
             return
-        pipeline = self._salesforce_tap.ensure_pipeline()
+        pipeline = self.runtime.pipeline
         for ticket in pipeline.tickets_for(self.name):
             try:
                 job = pipeline.take(ticket)
             except SalesforceApiError as exc:
-                if not (self._salesforce_tap.syncs_every_object and is_unsupported_object(exc)):
+                every_object = self.runtime.settings.syncs_every_object
+                if not (every_object and is_unsupported_object(exc)):
                     raise
                 # objects ["*"] means "what Bulk can query": one refusal must not stop the rest.
                 self.logger.warning("%s: skipped, Bulk API 2.0 refuses it (%s)", self.name, exc)
@@ -177,26 +174,18 @@ class SObjectStream(BulkRecordStream):
             self.record_synced_fields()
 
     def _read_job(self, ticket: Ticket, created: JobInfo) -> Iterator[dict[str, Any]]:
-        settings = self.runtime.settings
-        bulk = self.runtime.bulk
-        pipeline = self._salesforce_tap.ensure_pipeline()
-        progress = JobProgress(self.logger, self.name, created.id)
-        info = bulk.wait_until_done(
-            created.id, max_wait_seconds=settings.max_wait_seconds, on_poll=progress.on_poll
-        )
+        """One job's records, with state saved before the first page and after each one."""
+        info, progress = self.wait_for_job(created.id)
         window = ticket.request.window
         job_created = created.created_date or info.created_date
         bookmark_after = (
-            bookmark_after_job(window, job_created=job_created, lag_seconds=settings.lag_seconds)
+            bookmark_after_job(
+                window, job_created=job_created, lag_seconds=self.runtime.settings.lag_seconds
+            )
             if self.replication_key and job_created
             else None
         )
-        resume = ticket.resumed
-        locator = resume.locator if resume else None
-        emitted = resume.records_before if resume else 0
-        progress.start_reading(info.records_processed)
-        progress.records = emitted
-        pipeline.keep.add(created.id)
+        self.runtime.pipeline.keep.add(created.id)
         job_state = {
             "id": created.id,
             "api_version": self.runtime.client.api_version,
@@ -205,42 +194,24 @@ class SObjectStream(BulkRecordStream):
             "window_end": window.end,
             "bookmark_after": bookmark_after,
         }
-        self._save_state(job={**job_state, "locator": locator, "records_before": emitted})
-        chain_intact = True
-        expected_locator: str | None = None
-        for page_number, page in enumerate(self.pages(created.id, locator)):
-            if page_number and page.locator != expected_locator:
-                chain_intact = False  # resultPages order differs from the locator chain
-            for record in self.page_records(page, created.id):
-                yield record
-                emitted += 1
-                if emitted % PROGRESS_CHECK_EVERY_ROWS == 0:
-                    progress.on_records(PROGRESS_CHECK_EVERY_ROWS)
-            progress.on_records(emitted - progress.records, page_done=True)
-            expected_locator = page.headers.next_locator if page.headers else None
-            if expected_locator is not None:
-                # Resume from the next page only if pages came in locator-chain order.
-                resume_at = (
-                    {"locator": expected_locator, "records_before": emitted}
-                    if chain_intact
-                    else {"locator": None, "records_before": 0}
-                )
-                self._save_state(job={**job_state, **resume_at})
-        if info.records_processed is not None and emitted != info.records_processed:
-            msg = (
-                f"{self.name}: job {created.id} reported {info.records_processed:,} records but "
-                f"{emitted:,} arrived; rerun to read the job again"
+
+        def save_resume_point(locator: str | None, records_before: int) -> None:
+            self._save_state(
+                job={**job_state, "locator": locator, "records_before": records_before}
             )
-            raise ResultCountMismatchError(msg)
-        self._save_state(job=None, bookmark=bookmark_after)
-        self.logger.info(
-            "%s: job %s done: %s records in %d page(s), %.0f records/s",
-            self.name,
-            created.id,
-            f"{emitted:,}",
-            progress.pages,
-            progress.rate(),
+
+        resumed = ticket.resumed
+        locator = resumed.locator if resumed else None
+        records_before = resumed.records_before if resumed else 0
+        save_resume_point(locator, records_before)
+        yield from self.read_job(
+            info,
+            progress,
+            locator=locator,
+            records_before=records_before,
+            on_page_done=save_resume_point,
         )
+        self._save_state(job=None, bookmark=bookmark_after)
 
     def _warn_about_vanished_fields(self, synced_before: list[str]) -> None:
         """Name the fields the last run read that describe no longer returns (a deselected field
@@ -274,9 +245,8 @@ class SObjectStream(BulkRecordStream):
         """A few records through the REST query resource, typed like Bulk rows."""
         fields = self.selected_fields()
         soql = self._query(fields, TimeWindow(), limit=limit)
-        body = self.runtime.client.get_json(REST_SAMPLE_PATH, {"q": soql})
         builder = RecordBuilder(fields, self.spec.fields)
-        for raw in body.get("records", [])[:limit]:
+        for raw in query_records(self.runtime.client, soql)[:limit]:
             yield builder.build([_rest_value(raw.get(name)) for name in fields])
 
 

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
-from tap_salesforce_bulk.timestamps import normalize_datetime
+from tap_salesforce_bulk.salesforce.timestamps import normalize_datetime
 
 
 def same_value(emitted: Any, truth: str | None, schema: Mapping[str, Any]) -> bool:

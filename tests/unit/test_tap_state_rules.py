@@ -6,8 +6,8 @@ import datetime as dt
 import itertools
 
 from tap_salesforce_bulk.bookmarks import bookmark_after_job, plan_windows, starting_point
-from tap_salesforce_bulk.limits import Allocation, exhausted_allocation, quota_message
-from tap_salesforce_bulk.retry import parse_retry_after, retry_delay_seconds
+from tap_salesforce_bulk.salesforce.limits import Allocation, exhausted_allocation, quota_message
+from tap_salesforce_bulk.salesforce.retry import parse_retry_after, retry_delay_seconds
 from tap_salesforce_bulk.soql import TimeWindow
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, 0, tzinfo=dt.UTC)

@@ -6,24 +6,23 @@ import datetime as dt
 
 import pytest
 
-from tap_salesforce_bulk.config import (
-    AuthFlow,
+from tap_salesforce_bulk.records import RecordBuilder, RecordValueError
+from tap_salesforce_bulk.salesforce.auth import AuthFlow, soap_login_version
+from tap_salesforce_bulk.salesforce.errors import (
+    ApiFailure,
+    SalesforceApiError,
+    is_unsupported_object,
+)
+from tap_salesforce_bulk.salesforce.timestamps import format_datetime, normalize_datetime
+from tap_salesforce_bulk.schema import FieldSpec, Kind
+from tap_salesforce_bulk.settings import (
+    SettingError,
     resolve_api_version,
     resolve_auth_flow,
     resolve_login_url,
     resolve_start_date,
-    soap_login_version,
 )
-from tap_salesforce_bulk.errors import (
-    ApiFailure,
-    SalesforceApiError,
-    SettingError,
-    is_unsupported_object,
-)
-from tap_salesforce_bulk.records import RecordBuilder, RecordValueError
-from tap_salesforce_bulk.schema import FieldSpec, Kind
 from tap_salesforce_bulk.soql import TimeWindow, UnsafeNameError, build_query
-from tap_salesforce_bulk.timestamps import format_datetime, normalize_datetime
 
 NOW = dt.datetime(2026, 11, 28, 12, 0, 0, tzinfo=dt.UTC)
 

@@ -1,4 +1,4 @@
-"""Result pages of a finished job, streamed: from the socket, or spooled ahead to disk in parallel.
+"""Result pages of a finished job, parsed as they stream in (from the socket or a spool file).
 
 No page is ever held whole in memory. CSV is parsed by the ``csv`` module straight from the
 decompressed byte stream (quoted fields may hold line breaks, so nothing splits on lines first).
@@ -12,25 +12,18 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import itertools
 import logging
-import queue
-import shutil
-import tempfile
-import threading
 from array import array
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import IO, Any, cast
 
 import requests
 import urllib3.exceptions
 
-from tap_salesforce_bulk.bulk import LAST_PAGE_LOCATOR, BulkApi, locator_of
-from tap_salesforce_bulk.errors import (
+from tap_salesforce_bulk.salesforce.bulk import LAST_PAGE_LOCATOR, BulkApi
+from tap_salesforce_bulk.salesforce.errors import (
     ResultCountMismatchError,
-    SalesforceApiError,
     SalesforceRetriableError,
 )
 
@@ -39,7 +32,6 @@ logger = logging.getLogger(__name__)
 # Long text areas hold up to 131,072 characters; the csv module's default limit is exactly that.
 csv.field_size_limit(1 << 30)
 PAGE_READ_MAX_TRIES = 5
-SPOOL_CHUNK_BYTES = 1 << 20
 TEXT_CHUNK_BYTES = 1 << 20
 # Errors that mean a body broke off or arrived damaged; the page is fetched again.
 BROKEN_BODY_ERRORS: tuple[type[BaseException], ...] = (
@@ -54,6 +46,30 @@ BROKEN_BODY_ERRORS: tuple[type[BaseException], ...] = (
     UnicodeDecodeError,
     OSError,
 )
+
+
+def page_name(locator: str | None) -> str:
+    """How logs and errors name a page: its locator, or "first"."""
+    return locator or "first"
+
+
+def give_up_or_warn(
+    attempt: int, exc: BaseException, *, job_id: str, locator: str | None, what: str
+) -> None:
+    """After a page body broke (``what`` happened): raise once the tries are used up, else warn.
+
+    Every page reader (streamed, spooled) retries a broken body with this one policy.
+    """
+    if attempt >= PAGE_READ_MAX_TRIES:
+        msg = f"page {page_name(locator)} of job {job_id} kept breaking: {exc!r}"
+        raise SalesforceRetriableError(msg) from None
+    logger.warning(
+        "Result page %s of job %s %s (%s); fetching it again",
+        page_name(locator),
+        job_id,
+        what,
+        type(exc).__name__,
+    )
 
 
 @dataclass(frozen=True)
@@ -177,15 +193,12 @@ class ResultPage:
                     sent += 1
                     yield header, row
             except BROKEN_BODY_ERRORS as exc:
-                if attempt == PAGE_READ_MAX_TRIES:
-                    msg = f"page {self.locator or 'first'} of job {self._job_id} kept breaking: {exc!r}"
-                    raise SalesforceRetriableError(msg) from None
-                logger.warning(
-                    "Result page %s of job %s broke off after %d rows (%s); fetching it again",
-                    self.locator or "first",
-                    self._job_id,
-                    seen,
-                    type(exc).__name__,
+                give_up_or_warn(
+                    attempt,
+                    exc,
+                    job_id=self._job_id,
+                    locator=self.locator,
+                    what=f"broke off after {seen} rows",
                 )
                 skip = set(sent_hashes)
                 continue
@@ -196,19 +209,19 @@ class ResultPage:
                 return
             if seen > expected or attempt == PAGE_READ_MAX_TRIES:
                 msg = (
-                    f"page {self.locator or 'first'} of job {self._job_id} held {seen} rows but "
+                    f"page {page_name(self.locator)} of job {self._job_id} held {seen} rows but "
                     f"Sforce-NumberOfRecords said {expected}"
                 )
                 raise ResultCountMismatchError(msg)
             skip = set(sent_hashes)
             logger.warning(
                 "Result page %s of job %s came short (%d of %d rows); fetching it again",
-                self.locator or "first",
+                page_name(self.locator),
                 self._job_id,
                 seen,
                 expected,
             )
-        msg = f"page {self.locator or 'first'} of job {self._job_id} could not be read"
+        msg = f"page {page_name(self.locator)} of job {self._job_id} could not be read"
         raise SalesforceRetriableError(msg)
 
 
@@ -227,139 +240,3 @@ def streamed_pages(
         if page.headers is None or page.headers.next_locator is None:
             return
         locator = page.headers.next_locator
-
-
-class _Spooled:
-    """A page body downloaded to a temporary file (bytes as sent: gzip stays gzip)."""
-
-    def __init__(self, response: requests.Response, locator: str | None, directory: str) -> None:
-        self.headers = PageHeaders.from_response(locator, response)
-        self.file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - closed by the reader
-        try:
-            shutil.copyfileobj(ResponseBody(response), self.file, SPOOL_CHUNK_BYTES)
-        finally:
-            response.close()
-        self.file.seek(0)
-
-    def opener(self) -> IO[bytes]:
-        return cast(IO[bytes], self.file)
-
-
-def prefetched_pages(
-    bulk: BulkApi,
-    job_id: str,
-    start_locator: str | None,
-    max_records: int | None,
-    *,
-    parallel_downloads: int,
-    use_result_pages: bool,
-    spool_directory: str | None = None,
-) -> Iterator[ResultPage]:
-    """Pages in order, while up to ``parallel_downloads`` later pages download to disk.
-
-    Page URLs come from ``resultPages`` (when asked and resuming from the start) or from the
-    locator chain, where each page's ``Sforce-Locator`` names the next one.
-    """
-    directory = spool_directory or tempfile.gettempdir()
-    slots = threading.Semaphore(parallel_downloads)
-    ready: queue.Queue[Future[_Spooled] | BaseException | None] = queue.Queue()
-    stop = threading.Event()
-    pool = ThreadPoolExecutor(max_workers=parallel_downloads, thread_name_prefix="page")
-
-    def spool(
-        response: requests.Response, path: str, params: dict[str, Any] | None, locator: str | None
-    ) -> _Spooled:
-        for attempt in range(1, PAGE_READ_MAX_TRIES + 1):
-            try:
-                return _Spooled(response, locator, directory)
-            except BROKEN_BODY_ERRORS as exc:
-                if attempt == PAGE_READ_MAX_TRIES:
-                    msg = f"page {locator or 'first'} of job {job_id} kept breaking: {exc!r}"
-                    raise SalesforceRetriableError(msg) from None
-                logger.warning(
-                    "Download of page %s of job %s broke off (%s); fetching it again",
-                    locator or "first",
-                    job_id,
-                    type(exc).__name__,
-                )
-                response = bulk.open_result_url(path, params)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    def start_download(path: str, params: dict[str, Any] | None, locator: str | None) -> str | None:
-        # Only the headers are awaited here; the body downloads on a pool thread, so the next
-        # page (named by this one's Sforce-Locator) can start at once.
-        response = bulk.open_result_url(path, params)
-        headers = PageHeaders.from_response(locator, response)
-        ready.put(pool.submit(spool, response, path, params, locator))
-        return headers.next_locator
-
-    def plan_from_result_pages() -> bool:
-        """Download what ``resultPages`` lists; False if the org does not offer it."""
-        urls = bulk.result_page_urls(job_id)
-        try:
-            first = next(urls)
-        except StopIteration:
-            # No page listed: an empty result, or an answer we do not understand. The locator
-            # chain is right either way (an empty job's first page is just its header).
-            return False
-        except (SalesforceApiError, AttributeError, TypeError, ValueError) as exc:
-            logger.info("resultPages is not available (%s); following Sforce-Locator", exc)
-            return False
-        for url in itertools.chain([first], urls):
-            if not _acquire(slots, stop):
-                return True
-            start_download(url, None, locator_of(url))
-        return True
-
-    def plan_from_locators() -> None:
-        locator = start_locator
-        results_path = f"jobs/query/{job_id}/results"
-        while _acquire(slots, stop):
-            params: dict[str, Any] = {"locator": locator} if locator else {}
-            if max_records:
-                params["maxRecords"] = max_records
-            locator = start_download(results_path, params, locator)
-            if locator is None:
-                return
-
-    def plan() -> None:
-        try:
-            if not (use_result_pages and start_locator is None and plan_from_result_pages()):
-                plan_from_locators()
-            ready.put(None)
-        except BaseException as exc:  # handed to the consumer, which raises it
-            ready.put(exc)
-
-    planner = threading.Thread(target=plan, name=f"pages-{job_id}", daemon=True)
-    planner.start()
-    try:
-        while True:
-            item = ready.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            spooled = item.result()
-            page = ResultPage(
-                bulk,
-                job_id,
-                spooled.headers.locator,
-                max_records,
-                first_copy=(spooled.headers, spooled.opener),
-            )
-            try:
-                yield page
-            finally:
-                spooled.file.close()
-                slots.release()
-    finally:
-        stop.set()
-        slots.release()
-        pool.shutdown(wait=False, cancel_futures=True)
-
-
-def _acquire(slots: threading.Semaphore, stop: threading.Event) -> bool:
-    while not slots.acquire(timeout=0.5):
-        if stop.is_set():
-            return False
-    return not stop.is_set()

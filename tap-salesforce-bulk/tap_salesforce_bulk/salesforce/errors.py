@@ -1,5 +1,8 @@
 """Error types, and the plain-words messages for Salesforce failures users meet in practice.
 
+Plain exceptions (this layer imports nothing from singer_sdk); the tap ends a run on any of them
+with one line (``tap.py``).
+
 Every error carries what a user needs to act (HTTP status, Salesforce ``errorCode``, job id, path)
 and never a token, password or key: messages are built from response bodies and our own words,
 never from request headers or configuration values.
@@ -8,8 +11,6 @@ never from request headers or configuration values.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from singer_sdk.exceptions import ConfigValidationError, FatalAPIError, RetriableAPIError
 
 # Salesforce documents the ``errorCode`` values; these are the ones whose raw message confuses users.
 # https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm
@@ -74,7 +75,7 @@ JOB_FAILURE_HINTS: tuple[tuple[str, str], ...] = (
 )
 
 
-class SalesforceError(FatalAPIError):
+class SalesforceError(Exception):
     """A Salesforce call failed for a reason retrying will not fix."""
 
 
@@ -103,7 +104,7 @@ class SalesforceApiError(SalesforceError):
         self.failure = failure
 
 
-class SalesforceRetriableError(RetriableAPIError):
+class SalesforceRetriableError(Exception):
     """A transient failure (5xx, 429, dropped connection, truncated body) worth retrying."""
 
     def __init__(self, message: str, *, retry_after_seconds: float | None = None) -> None:
@@ -136,13 +137,6 @@ class ResultCountMismatchError(SalesforceError):
 
 class QuotaGuardError(SalesforceError):
     """The tap stopped before creating jobs because a Salesforce allocation is nearly used up."""
-
-
-class SettingError(ConfigValidationError):
-    """A setting has a value the tap cannot use; the message names the setting and the fix."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, errors=[message])
 
 
 class TlsVerificationError(SalesforceError):

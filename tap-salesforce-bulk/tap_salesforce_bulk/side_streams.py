@@ -19,25 +19,22 @@ two small tables (Ids plus a few columns), which harms nothing and can be joined
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from singer_sdk import Tap
 from singer_sdk.singerlib import ActivateVersionMessage, SchemaMessage
+from typing_extensions import override
 
 from tap_salesforce_bulk.base import BulkRecordStream
-from tap_salesforce_bulk.bulk import JobInfo
+from tap_salesforce_bulk.salesforce.bulk import JobInfo
+from tap_salesforce_bulk.salesforce.timestamps import parse_datetime
 from tap_salesforce_bulk.schema import FieldSpec, Kind
+from tap_salesforce_bulk.settings import ReconcilePass
 from tap_salesforce_bulk.soql import build_query
-from tap_salesforce_bulk.timestamps import parse_datetime
-
-if TYPE_CHECKING:
-    from tap_salesforce_bulk.streams import SObjectStream
-    from tap_salesforce_bulk.tap import TapSalesforceBulk
+from tap_salesforce_bulk.streams import SObjectStream
 
 PATCH_SUFFIX = "__patch"
 ID_SET_SUFFIX = "__ids"
-RECONCILE_DELETES = "deletes"
-RECONCILE_FORMULAS = "formula_fields"
-RECONCILE_CHOICES = (RECONCILE_DELETES, RECONCILE_FORMULAS)
 
 
 def patch_schema(base: SObjectStream) -> dict[str, Any]:
@@ -58,16 +55,15 @@ def id_set_schema(base: SObjectStream) -> dict[str, Any]:
 class _SideStream(BulkRecordStream):
     """Runs after its base object's stream and only when the base is selected."""
 
-    def __init__(
-        self, tap: TapSalesforceBulk, base: SObjectStream, name: str, schema: dict[str, Any]
-    ) -> None:
+    def __init__(self, tap: Tap, base: SObjectStream, name: str, schema: dict[str, Any]) -> None:
         fields = {n: spec for n, spec in base.spec.fields.items() if n in schema["properties"]}
-        super().__init__(tap, name=name, schema=schema, fields=fields)
+        super().__init__(tap, base.runtime, name=name, schema=schema, fields=fields)
         self.base = base
         self.primary_keys = ["Id"]
         self._forced: bool | None = None
         self._annotations = {k: v for k, v in schema.items() if k.startswith("x-singer-")}
 
+    @override
     def _generate_schema_messages(self) -> Generator[SchemaMessage, None, None]:
         """The SDK's SCHEMA messages, with this stream's ``x-singer-*`` marker put back.
 
@@ -78,6 +74,7 @@ class _SideStream(BulkRecordStream):
             yield message
 
     @property
+    @override
     def selected(self) -> bool:
         """Follows the base stream (catalog selection of side streams is ignored)."""
         if self._forced is not None:
@@ -96,7 +93,7 @@ class _SideStream(BulkRecordStream):
 class PatchStream(_SideStream):
     """``Id`` plus new fields and, on request, formula fields, of every row of the object."""
 
-    def __init__(self, tap: TapSalesforceBulk, base: SObjectStream) -> None:
+    def __init__(self, tap: Tap, base: SObjectStream) -> None:
         super().__init__(tap, base, base.name + PATCH_SUFFIX, patch_schema(base))
 
     def patch_fields(self) -> list[str]:
@@ -104,7 +101,7 @@ class PatchStream(_SideStream):
         if not self.base.incremental:
             return []  # the base just read every row in full
         wanted = set(self.base.new_fields)
-        if RECONCILE_FORMULAS in self.runtime.settings.reconcile:
+        if ReconcilePass.FORMULA_FIELDS in self.runtime.settings.reconcile:
             selected = set(self.base.selected_fields())
             wanted |= {
                 n for n, f in self.base.spec.fields.items() if f.calculated and n in selected
@@ -115,6 +112,7 @@ class PatchStream(_SideStream):
         """Only when there is something to re-read."""
         return bool(self.patch_fields())
 
+    @override
     def get_records(self, context: Any) -> Iterable[dict[str, Any]]:
         """Every row's Id and patch fields; then the base stream records its fields as synced."""
         if self.ABORT_AT_RECORD_COUNT is not None:
@@ -144,17 +142,19 @@ class PatchStream(_SideStream):
 class IdSetStream(_SideStream):
     """Every Id that exists now, closed by ACTIVATE_VERSION."""
 
-    def __init__(self, tap: TapSalesforceBulk, base: SObjectStream) -> None:
+    def __init__(self, tap: Tap, base: SObjectStream) -> None:
         super().__init__(tap, base, base.name + ID_SET_SUFFIX, id_set_schema(base))
         self.fields = {"Id": FieldSpec("Id", "id", Kind.STRING)}
 
     def has_work(self) -> bool:
         """With ``reconcile: ["deletes"]``."""
-        return RECONCILE_DELETES in self.runtime.settings.reconcile
+        return ReconcilePass.DELETES in self.runtime.settings.reconcile
 
+    @override
     def _plain_record_prefix(self) -> bytes | None:
         return None  # records carry a version: the SDK's path writes it
 
+    @override
     def get_records(self, context: Any) -> Iterable[dict[str, Any]]:
         """All Ids (a Bulk job of one column), then the ACTIVATE_VERSION that closes the set."""
         if self.ABORT_AT_RECORD_COUNT is not None:
@@ -162,7 +162,7 @@ class IdSetStream(_SideStream):
         soql = build_query(
             self.base.name, ["Id"], described_fields={"Id"}, described_objects={self.base.name}
         )
-        yield from self.read_whole_query(soql, on_created=self._take_version)
+        yield from self.read_whole_query(soql, on_finished=self._take_version)
         version = self._stream_version or self._initialized_at
         self._tap.write_message(ActivateVersionMessage(stream=self.name, version=version))
 

@@ -16,9 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from tap_salesforce_bulk.client import SalesforceClient
-from tap_salesforce_bulk.errors import BulkJobError, SalesforceApiError
-from tap_salesforce_bulk.timestamps import format_datetime, parse_datetime
+from tap_salesforce_bulk.salesforce.client import SalesforceClient
+from tap_salesforce_bulk.salesforce.errors import BulkJobError, SalesforceApiError
+from tap_salesforce_bulk.salesforce.timestamps import format_datetime, parse_datetime
 
 logger = logging.getLogger(__name__)
 

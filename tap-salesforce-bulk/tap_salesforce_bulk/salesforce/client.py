@@ -1,8 +1,8 @@
-"""HTTP to Salesforce: per-request auth headers, one re-login on 401, retries, error judgement.
+"""HTTP to Salesforce: per-request auth headers, one re-login on 401, retries.
 
-All judgement of HTTP statuses and Salesforce ``errorCode`` values lives in :func:`classify`;
-callers only see a good response, a :class:`SalesforceRetriableError` (already retried), or a
-:class:`SalesforceApiError` that says what went wrong in plain words.
+What a response means is decided in :mod:`classify`; callers only see a good response, a
+:class:`SalesforceRetriableError` (already retried), or a :class:`SalesforceApiError` that says
+what went wrong in plain words.
 """
 
 from __future__ import annotations
@@ -10,21 +10,20 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 
-from tap_salesforce_bulk.auth import SalesforceAuthenticator
-from tap_salesforce_bulk.errors import (
-    ApiFailure,
+from tap_salesforce_bulk.salesforce.auth import SalesforceAuthenticator
+from tap_salesforce_bulk.salesforce.classify import Verdict, classify, parse_failure
+from tap_salesforce_bulk.salesforce.errors import (
     InvalidSessionError,
     SalesforceApiError,
     SalesforceRetriableError,
     TlsVerificationError,
 )
-from tap_salesforce_bulk.retry import is_retriable_status, parse_retry_after, retrying
+from tap_salesforce_bulk.salesforce.retry import parse_retry_after, retrying
 
 logger = logging.getLogger(__name__)
 
@@ -32,58 +31,6 @@ CONNECT_TIMEOUT_SECONDS = 30
 # Salesforce may take minutes to start streaming a large result page.
 READ_TIMEOUT_SECONDS = 600
 USER_AGENT = "tap-salesforce-bulk"
-
-
-class Verdict(Enum):
-    """What to do with a response."""
-
-    OK = "ok"
-    RETRY = "retry"
-    RELOGIN = "relogin"
-    FAIL = "fail"
-
-
-def parse_failure(response: requests.Response) -> ApiFailure:
-    """Salesforce's ``[{"errorCode", "message"}]`` (or OAuth-style) body, reduced to safe text."""
-    code: str | None = None
-    message = response.reason or "no message"
-    try:
-        body = response.json()
-    except ValueError:
-        body = None
-    entry = body[0] if isinstance(body, list) and body else body
-    if isinstance(entry, dict):
-        code = entry.get("errorCode") or entry.get("error")
-        message = str(entry.get("message") or entry.get("error_description") or message)
-    elif response.text:
-        message = response.text.strip().splitlines()[0][:300]
-    return ApiFailure(
-        status=response.status_code,
-        error_code=str(code) if code else None,
-        message=message,
-        path=urlsplit(response.url).path,
-    )
-
-
-def classify(response: requests.Response, ok_statuses: tuple[int, ...]) -> Verdict:
-    """Decide whether a response is usable, worth a retry, needs a new session, or is final."""
-    status = response.status_code
-    if status in ok_statuses:
-        return Verdict.OK
-    if status == 401:
-        return Verdict.RELOGIN
-    if is_retriable_status(status):
-        return Verdict.RETRY
-    if status == 403:
-        failure = parse_failure(response)
-        # Concurrent-request limits clear within seconds; the daily allocation does not.
-        # https://developer.salesforce.com/docs/atlas.en-us.salesforce_app_limits_cheatsheet.meta/salesforce_app_limits_cheatsheet/salesforce_app_limits_platform_api.htm
-        if (
-            failure.error_code == "REQUEST_LIMIT_EXCEEDED"
-            and "concurrent" in failure.message.lower()
-        ):
-            return Verdict.RETRY
-    return Verdict.FAIL
 
 
 class SalesforceClient:

@@ -12,12 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tap_salesforce_bulk.client import SalesforceClient
-from tap_salesforce_bulk.errors import QuotaGuardError
+from tap_salesforce_bulk.salesforce.client import SalesforceClient
+from tap_salesforce_bulk.salesforce.errors import QuotaGuardError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MAX_API_USAGE_PERCENT = 80.0
 # Allocations the tap spends, with what it spends of each per job.
 WATCHED_LIMITS = ("DailyApiRequests", "DailyBulkV2QueryJobs", "DailyBulkV2QueryFileStorageMB")
 

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 import backoff
 
-from tap_salesforce_bulk.errors import SalesforceRetriableError
+from tap_salesforce_bulk.salesforce.errors import SalesforceRetriableError
 
 RETRY_MAX_TRIES = 8
 RETRY_BASE_SECONDS = 1.0

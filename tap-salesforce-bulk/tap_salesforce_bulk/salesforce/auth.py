@@ -12,9 +12,8 @@ import logging
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
@@ -22,20 +21,16 @@ from xml.sax.saxutils import escape
 import jwt
 import requests
 
-from tap_salesforce_bulk.config import (
-    AuthFlow,
-    resolve_api_version,
-    resolve_auth_flow,
-    resolve_login_url,
-    soap_login_version,
-)
-from tap_salesforce_bulk.errors import (
+from tap_salesforce_bulk.salesforce.errors import (
     AuthenticationError,
     SalesforceRetriableError,
-    SettingError,
     TlsVerificationError,
 )
-from tap_salesforce_bulk.retry import is_retriable_status, parse_retry_after, retrying
+from tap_salesforce_bulk.salesforce.login_faults import (
+    oauth_failure_message,
+    soap_failure_message,
+)
+from tap_salesforce_bulk.salesforce.retry import is_retriable_status, parse_retry_after, retrying
 
 logger = logging.getLogger(__name__)
 
@@ -43,57 +38,38 @@ LOGIN_TIMEOUT_SECONDS = 60
 JWT_LIFETIME_SECONDS = 180  # Salesforce accepts at most 3 minutes between now and exp.
 JWT_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 SOAP_PARTNER_NS = "urn:partner.soap.sforce.com"
+# SOAP login() is retired from API 65.0 on; the soap flow logs in at this version at most.
+# https://help.salesforce.com/s/articleView?id=005132110&type=1
+SOAP_LOGIN_MAX_API_VERSION = "64.0"
 
-# Advice for the OAuth errors users actually hit; keys are (error, phrase in description).
-# https://help.salesforce.com/s/articleView?id=sf.remoteaccess_oauth_flow_errors.htm
-OAUTH_ERROR_HINTS: tuple[tuple[str, str, str], ...] = (
-    (
-        "invalid_grant",
-        "authentication failure",
-        "check username, password and security_token (Salesforce expects the token appended to "
-        "the password), that the user is not locked out, and the org's login IP ranges",
-    ),
-    (
-        "invalid_grant",
-        "approved",
-        "pre-authorize the user: set the connected app's Permitted Users to 'Admin approved users "
-        "are pre-authorized' and grant its profile or permission set access",
-    ),
-    (
-        "invalid_grant",
-        "expired",
-        "the refresh token was revoked or expired; create a new one, or switch to the jwt flow",
-    ),
-    (
-        "invalid_grant",
-        "audience",
-        "the JWT audience must be https://login.salesforce.com (production) or "
-        "https://test.salesforce.com (sandbox); set domain accordingly",
-    ),
-    (
-        "invalid_client_id",
-        "",
-        "client_id (the consumer key) is wrong, or the connected app is new: Salesforce takes up "
-        "to 10 minutes to make one usable",
-    ),
-    ("invalid_client", "", "client_secret (the consumer secret) does not match client_id"),
-    (
-        "unsupported_grant_type",
-        "",
-        "this flow is not enabled for the connected app or org (the username-password flow is "
-        "blocked in new orgs and retired on 2027-02-20); use jwt or client_credentials",
-    ),
-    (
-        "invalid_app_access",
-        "",
-        "the user is not assigned to the connected app; add the user's profile or permission set",
-    ),
-    (
-        "inactive_user",
-        "",
-        "the user is inactive; activate it or use another user",
-    ),
-)
+
+class AuthFlow(StrEnum):
+    """The five ways to obtain an access token."""
+
+    PASSWORD = "password"  # noqa: S105 - the OAuth grant's name, not a secret
+    SOAP = "soap"
+    REFRESH_TOKEN = "refresh_token"  # noqa: S105 - the OAuth grant's name, not a secret
+    JWT = "jwt"
+    CLIENT_CREDENTIALS = "client_credentials"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """What one login flow sends. Secrets are left out of ``repr`` (tracebacks, debuggers)."""
+
+    flow: AuthFlow
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    security_token: str | None = field(default=None, repr=False)
+    client_id: str | None = field(default=None, repr=False)
+    client_secret: str | None = field(default=None, repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    private_key_pem: str | None = field(default=None, repr=False)
+
+
+def soap_login_version(api_version: str) -> str:
+    """The API version the SOAP ``login()`` call uses: never above the last one that has it."""
+    return min(api_version, SOAP_LOGIN_MAX_API_VERSION, key=float)
 
 
 @dataclass(frozen=True)
@@ -111,39 +87,6 @@ class Session:
         return f"Session(instance_url={self.instance_url!r}, user_id={self.user_id!r})"
 
 
-def oauth_failure_message(flow: AuthFlow, status: int, body: Any) -> str:
-    """A one-line explanation of a failed token request, without echoing any credential."""
-    error = str(body.get("error", "")) if isinstance(body, dict) else ""
-    description = str(body.get("error_description", "")) if isinstance(body, dict) else ""
-    hint = next(
-        (
-            advice
-            for code, phrase, advice in OAUTH_ERROR_HINTS
-            if code == error and phrase in description.lower()
-        ),
-        None,
-    )
-    said = f"{error}: {description}" if error else f"HTTP {status}"
-    text = f"Salesforce refused the {flow.value} login ({said})"
-    return f"{text}; {hint}" if hint else text
-
-
-def load_private_key(config: Mapping[str, Any]) -> str:
-    """The PEM text of the JWT signing key, from ``private_key`` or ``private_key_path``."""
-    text = config.get("private_key")
-    if not text and config.get("private_key_path"):
-        try:
-            text = Path(str(config["private_key_path"])).read_text(encoding="utf-8")
-        except OSError as exc:
-            msg = f"private_key_path: cannot read the key file ({exc.strerror})"
-            raise SettingError(msg) from None
-    pem = str(text or "").replace("\\n", "\n").strip()  # env vars often carry literal \n
-    if "-----BEGIN" not in pem or "PRIVATE KEY-----" not in pem:
-        msg = "private_key: not a PEM private key; paste the whole -----BEGIN ... PRIVATE KEY----- block"
-        raise SettingError(msg)
-    return pem + "\n"
-
-
 def jwt_audience(login_url: str) -> str:
     """The ``aud`` claim: Salesforce wants the generic login host, test for sandboxes."""
     host = urlsplit(login_url).netloc.lower()
@@ -156,22 +99,22 @@ class SalesforceAuthenticator:
 
     def __init__(
         self,
-        config: Mapping[str, Any],
+        credentials: Credentials,
         *,
+        login_url: str,
+        api_version: str,
         http: requests.Session | None = None,
         verify_tls: bool = True,
     ) -> None:
-        self._config = config
-        self.flow = resolve_auth_flow(config)
-        self.login_url = resolve_login_url(config)
-        self.api_version = resolve_api_version(config)
+        self._credentials = credentials
+        self.flow = credentials.flow
+        self.login_url = login_url
+        self.api_version = api_version
         self._http = http or requests.Session()
         self._http.verify = verify_tls
         self._lock = threading.Lock()
         self._session: Session | None = None
         self.login_count = 0
-        if self.flow is AuthFlow.JWT:
-            self._private_key = load_private_key(config)
 
     @property
     def session(self) -> Session:
@@ -196,44 +139,44 @@ class SalesforceAuthenticator:
         return self._oauth_login(self._token_request_body())
 
     def _token_request_body(self) -> dict[str, str]:
-        c = self._config
+        c = self._credentials
         if self.flow is AuthFlow.PASSWORD:
             return {
                 "grant_type": "password",
-                "client_id": str(c["client_id"]),
-                "client_secret": str(c["client_secret"]),
-                "username": str(c["username"]),
-                "password": f"{c['password']}{c.get('security_token') or ''}",
+                "client_id": str(c.client_id),
+                "client_secret": str(c.client_secret),
+                "username": str(c.username),
+                "password": f"{c.password}{c.security_token or ''}",
             }
         if self.flow is AuthFlow.REFRESH_TOKEN:
             body = {
                 "grant_type": "refresh_token",
-                "client_id": str(c["client_id"]),
-                "refresh_token": str(c["refresh_token"]),
+                "client_id": str(c.client_id),
+                "refresh_token": str(c.refresh_token),
             }
-            if c.get("client_secret"):
-                body["client_secret"] = str(c["client_secret"])
+            if c.client_secret:
+                body["client_secret"] = c.client_secret
             return body
         if self.flow is AuthFlow.CLIENT_CREDENTIALS:
             return {
                 "grant_type": "client_credentials",
-                "client_id": str(c["client_id"]),
-                "client_secret": str(c["client_secret"]),
+                "client_id": str(c.client_id),
+                "client_secret": str(c.client_secret),
             }
         return {"grant_type": JWT_GRANT_TYPE, "assertion": self._jwt_assertion()}
 
     def _jwt_assertion(self) -> str:
         claims = {
-            "iss": str(self._config["client_id"]),
-            "sub": str(self._config["username"]),
+            "iss": str(self._credentials.client_id),
+            "sub": str(self._credentials.username),
             "aud": jwt_audience(self.login_url),
             "exp": int(time.time()) + JWT_LIFETIME_SECONDS,
         }
         try:
-            return jwt.encode(claims, self._private_key, algorithm="RS256")
+            return jwt.encode(claims, str(self._credentials.private_key_pem), algorithm="RS256")
         except (ValueError, TypeError, jwt.PyJWTError):
-            msg = "private_key: the key could not sign a JWT; it must be an RSA private key in PEM"
-            raise SettingError(msg) from None
+            msg = "the private key could not sign a JWT; it must be an RSA private key in PEM"
+            raise AuthenticationError(msg) from None
 
     @retrying()
     def _post(self, url: str, **kwargs: Any) -> requests.Response:
@@ -259,7 +202,7 @@ class SalesforceAuthenticator:
             payload = None
         if response.status_code != 200 or not isinstance(payload, dict):
             raise AuthenticationError(
-                oauth_failure_message(self.flow, response.status_code, payload)
+                oauth_failure_message(self.flow.value, response.status_code, payload)
             )
         identity_url = payload.get("id")
         user_id = org_id = None
@@ -275,14 +218,14 @@ class SalesforceAuthenticator:
         )
 
     def _soap_login(self) -> Session:
-        c = self._config
+        c = self._credentials
         version = soap_login_version(self.api_version)
         envelope = (
             '<?xml version="1.0" encoding="utf-8"?>'
             '<env:Envelope xmlns:env="http://schemas.xmlsoap.org/soap/envelope/" '
             f'xmlns:urn="{SOAP_PARTNER_NS}"><env:Body><urn:login>'
-            f"<urn:username>{escape(str(c['username']))}</urn:username>"
-            f"<urn:password>{escape(str(c['password']) + str(c.get('security_token') or ''))}"
+            f"<urn:username>{escape(str(c.username))}</urn:username>"
+            f"<urn:password>{escape(str(c.password) + (c.security_token or ''))}"
             "</urn:password></urn:login></env:Body></env:Envelope>"
         )
         response = self._post(
@@ -299,13 +242,7 @@ class SalesforceAuthenticator:
         if fault is not None or response.status_code != 200:
             code = root.findtext(".//faultcode") or f"HTTP {response.status_code}"
             text = (fault.text if fault is not None else "") or "login refused"
-            hint = (
-                "check username, password and security_token"
-                if "INVALID_LOGIN" in code
-                else "use the jwt or client_credentials flow"
-            )
-            msg = f"Salesforce refused the soap login ({code}: {text}); {hint}"
-            raise AuthenticationError(msg)
+            raise AuthenticationError(soap_failure_message(code, text))
         ns = {"p": SOAP_PARTNER_NS}
         session_id = root.findtext(".//p:sessionId", namespaces=ns)
         server_url = root.findtext(".//p:serverUrl", namespaces=ns)

@@ -1,0 +1,51 @@
+"""The REST resources the tap reads besides Bulk jobs: describe, small queries, counts, identity.
+
+https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_list.htm
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tap_salesforce_bulk.salesforce.client import SalesforceClient
+from tap_salesforce_bulk.salesforce.errors import SalesforceError
+
+
+def describe_global(client: SalesforceClient) -> list[dict[str, Any]]:
+    """``GET sobjects``: one entry per object (name, queryable, retrieveable, ...)."""
+    listing = client.get_json("sobjects").get("sobjects", [])
+    return [entry for entry in listing if isinstance(entry, dict)]
+
+
+def describe_sobject(client: SalesforceClient, name: str) -> dict[str, Any]:
+    """``GET sobjects/{name}/describe``: the object's fields and properties."""
+    return dict(client.get_json(f"sobjects/{name}/describe"))
+
+
+def query_records(client: SalesforceClient, soql: str) -> list[dict[str, Any]]:
+    """The first batch of a REST ``query`` (up to 2,000 rows): only for small, bounded queries."""
+    records = client.get_json("query", {"q": soql}).get("records", [])
+    return [record for record in records if isinstance(record, dict)]
+
+
+def record_counts(client: SalesforceClient, names: list[str]) -> dict[str, int]:
+    """Approximate counts from ``limits/recordCount`` (one call for every object)."""
+    if not names:
+        return {}
+    body = client.get_json("limits/recordCount", {"sObjects": ",".join(names)})
+    return {
+        str(entry.get("name")): int(entry.get("count", 0))
+        for entry in body.get("sObjects", [])
+        if isinstance(entry, dict)
+    }
+
+
+def identity(client: SalesforceClient, identity_url: str | None) -> dict[str, Any]:
+    """The logged-in user's identity (username, user and org ids); empty when unavailable."""
+    if not identity_url:
+        return {}
+    try:
+        body = client.get_json(identity_url)
+    except SalesforceError:
+        return {}
+    return body if isinstance(body, dict) else {}
