@@ -21,8 +21,8 @@ What each property is decoded as, and what is left to do in Python:
 The Struct's fields keep the schema's order, the order taps write the keys in: msgspec then finds
 each key at the next field instead of searching (measured: 1.0 s instead of 1.7 s per 100,000
 Contact records of 102 properties). The row (the column values plus the sink's metadata) is
-encoded by msgspec as one JSON array, which ``payload.py`` turns into COPY CSV for a whole batch
-at once: no Python runs per value for the common kinds.
+encoded by msgspec as one JSON array, which ``db/copy_text.py`` turns into COPY CSV for a whole
+batch at once: no Python runs per value for the common kinds.
 """
 
 from __future__ import annotations
@@ -37,7 +37,8 @@ from typing import Annotated, Any
 
 import msgspec
 
-from target_postgres_upsert.types import PgType, ValueKind
+from target_postgres_upsert.db import PgType
+from target_postgres_upsert.types import ValueKind
 from target_postgres_upsert.values import BIGINT_MAX, BIGINT_MIN, InvalidValueError, make_converter
 
 _DECODER = msgspec.json.Decoder(float_hook=decimal.Decimal)
@@ -268,7 +269,7 @@ class RowFormatter:
         return row
 
     def bad_number(self, values: Sequence[Any]) -> str | None:
-        """The reason a decoded row (``payload.decode_row``) holds a non-number in a number column.
+        """Why a decoded row (``copy_text.decode_row``) holds a non-number in a number column.
 
         Numbers pass through as raw JSON and PostgreSQL checks them at load time; a row dropped
         before then (a later record of its key replaced it) is checked here, so its reject is kept.

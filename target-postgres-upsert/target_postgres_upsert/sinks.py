@@ -26,13 +26,15 @@ from target_postgres_upsert.db import (
     TABLE_VERSION,
     Batch,
     Database,
+    PgType,
+    RowBuffer,
     TablePlan,
+    decode_row,
 )
 from target_postgres_upsert.errors import InvalidRecordError
-from target_postgres_upsert.payload import RowBuffer, decode_row
 from target_postgres_upsert.rows import ColumnSpec, RowFormatter
 from target_postgres_upsert.settings import InvalidRecordPolicy
-from target_postgres_upsert.types import ANY_VALUE, PgType, column_names, pg_type_for, value_kinds
+from target_postgres_upsert.types import ANY_VALUE, column_names, pg_type_for, value_kinds
 from target_postgres_upsert.values import InvalidValueError, check_datetime
 
 if TYPE_CHECKING:

@@ -3,10 +3,12 @@
 Two jobs live here because both decide what a table looks like before any SQL runs:
 
 * ``value_kinds`` reads one property's JSON schema and says which JSON values it allows;
-  ``pg_type_for`` picks the narrowest of our column types that holds all of them, and ``widen``
-  is the lattice used when a table already has the column with another type.
+  ``pg_type_for`` picks the narrowest of our column types that holds all of them. The types,
+  and ``widen``, the lattice also used when a table already has the column with another type,
+  are in ``db/pg_types.py`` (the DDL needs them, and ``db/`` imports nothing from up here).
 * ``snake_case``, ``fit_identifier`` and ``column_names`` turn stream and property names into
-  identifiers: deterministic, at most 63 bytes, never two properties on one column.
+  identifiers: deterministic, at most 63 bytes, never two properties on one column;
+  ``id_set_table`` names an Id set's table.
 """
 
 from __future__ import annotations
@@ -17,25 +19,15 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from enum import StrEnum
 from typing import Any
 
+from target_postgres_upsert.db.pg_types import PgType, widen
+
 LOGGER = logging.getLogger(__name__)
 
 # PostgreSQL truncates identifiers to NAMEDATALEN - 1 bytes; we shorten them ourselves first so
 # that two long names can never silently become the same name.
 MAX_IDENTIFIER_BYTES = 63
 HASH_SUFFIX_CHARS = 8
-
-
-class PgType(StrEnum):
-    """The column types this target creates; values are PostgreSQL's ``format_type`` spelling."""
-
-    BOOLEAN = "boolean"
-    BIGINT = "bigint"
-    NUMERIC = "numeric"
-    DATE = "date"
-    TIME = "time without time zone"
-    TIMESTAMPTZ = "timestamp with time zone"
-    TEXT = "text"
-    JSONB = "jsonb"
+ID_SET_PREFIX = "_sdc_ids_"
 
 
 class ValueKind(StrEnum):
@@ -122,20 +114,6 @@ def _kinds(schema: Mapping[str, Any]) -> set[ValueKind] | None:
     return kinds
 
 
-def widen(first: PgType, second: PgType) -> PgType:
-    """The narrowest of our types that holds every value of both (jsonb and text are the tops)."""
-    if first == second:
-        return first
-    pair = {first, second}
-    if PgType.JSONB in pair:
-        return PgType.JSONB
-    if pair == {PgType.BIGINT, PgType.NUMERIC}:
-        return PgType.NUMERIC
-    if pair == {PgType.DATE, PgType.TIMESTAMPTZ}:
-        return PgType.TIMESTAMPTZ
-    return PgType.TEXT
-
-
 def pg_type_for(kinds: Collection[ValueKind]) -> PgType:
     """The column type for a property that allows ``kinds`` (any value -> jsonb)."""
     if not kinds:
@@ -146,14 +124,6 @@ def pg_type_for(kinds: Collection[ValueKind]) -> PgType:
         result = kind_type if result is None else widen(result, kind_type)
     assert result is not None
     return result
-
-
-def parse_pg_type(format_type: str) -> PgType | None:
-    """Our type for an existing column's ``format_type`` text, or None for a type we never create."""
-    try:
-        return PgType(format_type)
-    except ValueError:
-        return None
 
 
 # --- names ------------------------------------------------------------------------------------
@@ -217,6 +187,11 @@ def apply_naming(name: str, naming: ColumnNaming) -> str:
 def table_name(stream_name: str, naming: ColumnNaming) -> str:
     """The table a stream loads into (``Contact`` -> ``contact`` under snake_case)."""
     return fit_identifier(apply_naming(stream_name, naming), stream_name)
+
+
+def id_set_table(schema: str, table: str) -> str:
+    """The name of the Id set table of ``schema.table`` (at most 63 bytes, one per table)."""
+    return with_hash_suffix(ID_SET_PREFIX + table, f"{schema}.{table}")
 
 
 def column_names(

@@ -7,9 +7,10 @@ a value against what the property's schema allows (type, and for date/time strin
 returns its text, or raises ``InvalidValueError`` with a reason for the rejects table. We do not
 run jsonschema per record (~85% of an SDK target's time).
 
-The text needs no escaping here: it travels as a JSON string in the row and ``payload.py`` turns
-that into COPY CSV. PostgreSQL text cannot hold NUL characters; they are removed there (and
-counted), and from JSON for jsonb columns here, since jsonb refuses ``\\u0000`` too.
+The text needs no escaping here: it travels as a JSON string in the row and
+``db/copy_text.py`` turns that into COPY CSV. PostgreSQL text cannot hold NUL characters; they
+are removed there (and counted), and from JSON for jsonb columns here, since jsonb refuses
+``\\u0000`` too.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from typing import Any
 
 import msgspec
 
-from target_postgres_upsert.types import ANY_VALUE, PgType, ValueKind
+from target_postgres_upsert.db import PgType
+from target_postgres_upsert.types import ANY_VALUE, ValueKind
 
 BIGINT_MIN = -(2**63)
 BIGINT_MAX = 2**63 - 1

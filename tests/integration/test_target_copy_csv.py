@@ -1,4 +1,4 @@
-"""The COPY CSV the target builds (payload.py) reads back exactly in a real PostgreSQL."""
+"""The COPY CSV the target builds (db/copy_text.py) reads back exactly in a real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ import psycopg2.extensions
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from target_postgres_upsert.payload import CSV_ESCAPE, CSV_NULL, CSV_QUOTE, copy_payload, encode_row
+from target_postgres_upsert.db.copy_text import (
+    CSV_ESCAPE,
+    CSV_NULL,
+    CSV_QUOTE,
+    copy_payload,
+    encode_row,
+)
 
 _TEXTS = st.text(
     alphabet=st.characters(blacklist_categories=["Cs"]),  # UTF-8 cannot carry lone surrogates

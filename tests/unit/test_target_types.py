@@ -1,4 +1,4 @@
-"""JSON schema -> PostgreSQL column types, and widening (target_postgres_upsert.types)."""
+"""JSON schema -> PostgreSQL column types (types.py), and widening (db/pg_types.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from target_postgres_upsert.types import PgType, ValueKind, pg_type_for, value_kinds, widen
+from target_postgres_upsert.db.pg_types import PgType, widen
+from target_postgres_upsert.types import ValueKind, pg_type_for, value_kinds
 
 
 @pytest.mark.parametrize(

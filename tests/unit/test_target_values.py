@@ -1,4 +1,4 @@
-"""Record values -> checked stage rows -> COPY CSV (values.py, rows.py, payload.py, reader.py)."""
+"""Record values -> checked stage rows -> COPY CSV (values, rows, db/copy_text, reader)."""
 
 from __future__ import annotations
 
@@ -12,17 +12,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from target_postgres_upsert.errors import InputLineError
-from target_postgres_upsert.payload import (
+from target_postgres_upsert.db.copy_text import (
     RowBuffer,
     copy_payload,
     decode_row,
     encode_row,
     split_rows,
 )
+from target_postgres_upsert.db.pg_types import PgType
+from target_postgres_upsert.errors import InputLineError
 from target_postgres_upsert.reader import NumberedReader, RecordMessage
 from target_postgres_upsert.rows import ColumnSpec, RowFormatter
-from target_postgres_upsert.types import PgType, ValueKind, pg_type_for, value_kinds
+from target_postgres_upsert.types import ValueKind, pg_type_for, value_kinds
 from target_postgres_upsert.values import InvalidValueError, json_text, make_converter
 
 S = ValueKind

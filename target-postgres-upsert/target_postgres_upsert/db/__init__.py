@@ -1,4 +1,7 @@
-"""Every SQL statement the target runs: connection, DDL, COPY, merge, deletes, rejects.
+"""Every SQL statement the target runs, and the COPY text it sends.
+
+Connection, DDL, COPY (its text made in ``copy_text.py``), merge, deletes, rejects; the column
+types (``pg_types.py``). Nothing under ``db/`` imports from the package above it.
 
 One ``Database`` owns one psycopg2 connection and is only used from the loader thread. Every
 identifier goes through ``psycopg2.sql.Identifier`` and every value is a query parameter or COPY
@@ -25,6 +28,8 @@ import psycopg2.extensions
 
 from target_postgres_upsert.db import ddl, load, reconcile
 from target_postgres_upsert.db.connection import APPLICATION_NAME, connect
+from target_postgres_upsert.db.copy_text import RowBuffer, decode_row
+from target_postgres_upsert.db.pg_types import PgType, parse_pg_type
 from target_postgres_upsert.db.plans import (
     DELETED_AT,
     REJECTS_TABLE,
@@ -35,8 +40,7 @@ from target_postgres_upsert.db.plans import (
     Reject,
     TablePlan,
 )
-from target_postgres_upsert.db.reconcile import IdSetPlan, id_set_table
-from target_postgres_upsert.types import PgType
+from target_postgres_upsert.db.reconcile import IdSetPlan
 
 __all__ = [
     "APPLICATION_NAME",
@@ -48,10 +52,13 @@ __all__ = [
     "Database",
     "IdSetPlan",
     "LoadResult",
+    "PgType",
     "Reject",
+    "RowBuffer",
     "TablePlan",
     "connect",
-    "id_set_table",
+    "decode_row",
+    "parse_pg_type",
 ]
 
 

@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 import psycopg2.extensions
 from psycopg2 import sql
 
+from target_postgres_upsert.db.pg_types import PgType, parse_pg_type, widen
 from target_postgres_upsert.db.plans import DELETED_AT, TABLE_VERSION, TYPE_SQL, idents
-from target_postgres_upsert.types import PgType, parse_pg_type, widen
 
 LOGGER = logging.getLogger(__name__)
 

@@ -12,6 +12,13 @@ import psycopg2.errors
 import psycopg2.extensions
 from psycopg2 import sql
 
+from target_postgres_upsert.db.copy_text import (
+    CSV_ESCAPE,
+    CSV_NULL,
+    CSV_QUOTE,
+    copy_payload,
+    decode_row,
+)
 from target_postgres_upsert.db.plans import (
     DELETED_AT,
     REJECTS_TABLE,
@@ -21,13 +28,6 @@ from target_postgres_upsert.db.plans import (
     Reject,
     TablePlan,
     idents,
-)
-from target_postgres_upsert.payload import (
-    CSV_ESCAPE,
-    CSV_NULL,
-    CSV_QUOTE,
-    copy_payload,
-    decode_row,
 )
 
 # psycopg2 reads the COPY source in pieces of this size. One piece per batch is best: each read

@@ -9,8 +9,8 @@ from typing import Any
 
 from psycopg2 import sql
 
-from target_postgres_upsert.payload import copy_payload, split_rows
-from target_postgres_upsert.types import PgType
+from target_postgres_upsert.db.copy_text import copy_payload, split_rows
+from target_postgres_upsert.db.pg_types import PgType
 
 REJECTS_TABLE = "_sdc_rejected_records"
 STAGE_TABLE = "_sdc_stage"
@@ -56,11 +56,11 @@ class Reject:
 class Batch:
     """The rows of one flush of one sink, plus the records rejected meanwhile.
 
-    ``body`` holds the rows as ``payload.RowBuffer.rows`` makes them: each row's values (JSON,
+    ``body`` holds the rows as ``copy_text.RowBuffer.rows`` makes them: each row's values (JSON,
     in ``TablePlan.columns`` order) on a line of its own, ``starts`` where each row begins. The
-    body is turned into COPY CSV in one pass (``payload.copy_payload``; ``prepare`` does it on the
+    body is turned into COPY CSV in one pass (``copy_text.copy_payload``; ``prepare`` does it on the
     sink's thread, else the loader thread does), and only when PostgreSQL refuses a row is it
-    split into rows (``payload.split_rows``).
+    split into rows (``copy_text.split_rows``).
     """
 
     plan: TablePlan

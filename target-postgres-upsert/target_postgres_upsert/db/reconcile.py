@@ -1,10 +1,10 @@
 """Id sets (``x-singer-id-set``): the table that collects a stream's Ids, and the sweep.
 
 The Ids of a set are appended, batch by batch, to an unlogged table next to the object's table
-(``id_set_table`` names it), each with the version its RECORD carried. On ACTIVATE_VERSION one
-transaction marks deleted (or deletes) the object's rows whose key is not in the set, whose
-stamp column is older than the version's time (or null), and which are not marked yet; then it
-drops the set. A run that ends without ACTIVATE_VERSION (a tap that crashed half-way) marks
+(``types.id_set_table`` names it), each with the version its RECORD carried. On
+ACTIVATE_VERSION one transaction marks deleted (or deletes) the object's rows whose key is not
+in the set, whose stamp column is older than the version's time (or null), and which are not
+marked yet; then it drops the set. A run that ends without ACTIVATE_VERSION (a tap that crashed half-way) marks
 nothing; the next run's first SCHEMA of the stream drops what it left behind, and Ids of another
 version never count for this one.
 """
@@ -18,14 +18,6 @@ import psycopg2.extensions
 from psycopg2 import sql
 
 from target_postgres_upsert.db.plans import DELETED_AT, TABLE_VERSION, idents
-from target_postgres_upsert.types import with_hash_suffix
-
-ID_SET_PREFIX = "_sdc_ids_"
-
-
-def id_set_table(schema: str, table: str) -> str:
-    """The name of the Id set table of ``schema.table`` (at most 63 bytes, one per table)."""
-    return with_hash_suffix(ID_SET_PREFIX + table, f"{schema}.{table}")
 
 
 @dataclass(frozen=True)

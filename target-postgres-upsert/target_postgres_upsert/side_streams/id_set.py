@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
@@ -14,23 +14,17 @@ from target_postgres_upsert.db import (
     Batch,
     Database,
     IdSetPlan,
-    TablePlan,
-    id_set_table,
-)
-from target_postgres_upsert.errors import InvalidRecordError
-from target_postgres_upsert.payload import RowBuffer
-from target_postgres_upsert.rows import ColumnSpec, RowFormatter
-from target_postgres_upsert.settings import InvalidRecordPolicy
-from target_postgres_upsert.types import (
     PgType,
+    RowBuffer,
+    TablePlan,
     parse_pg_type,
 )
-from target_postgres_upsert.values import InvalidValueError
-
-if TYPE_CHECKING:
-    pass
-
+from target_postgres_upsert.errors import InvalidRecordError
+from target_postgres_upsert.rows import ColumnSpec, RowFormatter
+from target_postgres_upsert.settings import InvalidRecordPolicy
 from target_postgres_upsert.side_streams.base import ID_SET_MARKER, SideSink
+from target_postgres_upsert.types import id_set_table
+from target_postgres_upsert.values import InvalidValueError
 
 
 class IdSetSink(SideSink):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import decimal
 import time
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 
@@ -14,22 +14,16 @@ from target_postgres_upsert.db import (
     Batch,
     Database,
     Reject,
+    RowBuffer,
     TablePlan,
 )
 from target_postgres_upsert.errors import InvalidRecordError
-from target_postgres_upsert.payload import RowBuffer
 from target_postgres_upsert.rows import ColumnSpec, RowFormatter
 from target_postgres_upsert.settings import InvalidRecordPolicy
-from target_postgres_upsert.sinks import METADATA_COLUMNS
-from target_postgres_upsert.types import (
-    pg_type_for,
-)
-from target_postgres_upsert.values import InvalidValueError
-
-if TYPE_CHECKING:
-    pass
-
 from target_postgres_upsert.side_streams.base import PATCH_MARKER, SideSink
+from target_postgres_upsert.sinks import METADATA_COLUMNS
+from target_postgres_upsert.types import pg_type_for
+from target_postgres_upsert.values import InvalidValueError
 
 _DECODER = msgspec.json.Decoder(float_hook=decimal.Decimal)
 
