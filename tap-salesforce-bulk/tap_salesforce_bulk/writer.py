@@ -12,11 +12,13 @@ from typing import Any
 
 from singer_sdk.contrib.msgspec import MsgSpecWriter, encoder
 from singer_sdk.singerlib import RecordMessage
+from typing_extensions import override
 
 
 class StateFlushingWriter(MsgSpecWriter):
     """msgspec lines; stdout is flushed after every message that is not a RECORD."""
 
+    @override
     def write_message(self, message: Any) -> None:
         """Write one message, flushing unless it is a RECORD."""
         out = sys.stdout.buffer
