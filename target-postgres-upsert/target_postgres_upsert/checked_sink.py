@@ -7,18 +7,17 @@ checks values; PostgreSQL parses timestamps). A record that fails its checks bec
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from singer_sdk.sinks import BatchSink
+from singer_sdk.target_base import Target
 
 from target_postgres_upsert.db import Reject
 from target_postgres_upsert.errors import InvalidRecordError, MissingKeyError
+from target_postgres_upsert.host import SinkHost
 from target_postgres_upsert.rows import Row, RowFormatter
 from target_postgres_upsert.settings import InvalidRecordPolicy
 from target_postgres_upsert.values import InvalidValueError
-
-if TYPE_CHECKING:
-    from target_postgres_upsert.target import TargetPostgresUpsert
 
 REJECT_LOG_LIMIT = 10  # rejects logged one by one per stream; the rest only as counts
 REJECTS_TABLE_NAME = "_sdc_rejected_records"
@@ -29,13 +28,16 @@ class CheckedSink(BatchSink):
 
     def __init__(
         self,
-        target: TargetPostgresUpsert,
+        target: SinkHost,
         stream_name: str,
         schema: dict[str, Any],
         key_properties: list[str] | None,
     ) -> None:
         """Keep the target's settings, loader and reader; nothing is pending yet."""
-        self._host = target
+        # The SDK's Sink takes the SDK's Target (it reads its logger, config and start time),
+        # which the SDK always passes; the check narrows the type to both for mypy.
+        assert isinstance(target, Target)
+        self._host: SinkHost = target
         self._settings = target.settings
         super().__init__(target, stream_name, schema, key_properties)
         self._reader = target.reader

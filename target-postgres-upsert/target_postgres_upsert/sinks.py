@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 from msgspec.structs import astuple
@@ -32,13 +32,11 @@ from target_postgres_upsert.db import (
     decode_row,
 )
 from target_postgres_upsert.errors import InvalidRecordError
+from target_postgres_upsert.host import SinkHost
 from target_postgres_upsert.rows import ColumnSpec, RowFormatter
 from target_postgres_upsert.settings import InvalidRecordPolicy
 from target_postgres_upsert.types import ANY_VALUE, column_names, pg_type_for, value_kinds
 from target_postgres_upsert.values import InvalidValueError, check_datetime
-
-if TYPE_CHECKING:
-    from target_postgres_upsert.target import TargetPostgresUpsert
 
 EXTRACTED_AT = "_sdc_extracted_at"
 RECEIVED_AT = "_sdc_received_at"
@@ -73,7 +71,7 @@ class PostgresUpsertSink(CheckedSink):
 
     def __init__(
         self,
-        target: TargetPostgresUpsert,
+        target: SinkHost,
         stream_name: str,
         schema: dict[str, Any],
         key_properties: list[str] | None,

@@ -55,6 +55,7 @@ from target_postgres_upsert.errors import (
     TerminationRequested,
     redact,
 )
+from target_postgres_upsert.host import SinkHost
 from target_postgres_upsert.loader import Loader
 from target_postgres_upsert.reader import NumberedReader, RecordMessage, decode_json
 from target_postgres_upsert.settings import CONFIG_JSONSCHEMA, Settings
@@ -450,3 +451,7 @@ class TargetPostgresUpsert(Target):
             target.listen(file_input)
         except (TargetError, TerminationRequested) as exc:
             sys.exit(target.stop(exc))
+
+
+# The SDK builds the sinks (untyped); here mypy checks that the target gives them what they use.
+_SINK_HOST: type[SinkHost] = TargetPostgresUpsert

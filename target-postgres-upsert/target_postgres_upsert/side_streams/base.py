@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from target_postgres_upsert.checked_sink import CheckedSink
-from target_postgres_upsert.db import (
-    Reject,
-)
+from target_postgres_upsert.db import Reject
+from target_postgres_upsert.host import SinkHost
 from target_postgres_upsert.sinks import METADATA_COLUMNS
-from target_postgres_upsert.types import (
-    ANY_VALUE,
-    ValueKind,
-    column_names,
-    value_kinds,
-)
-
-if TYPE_CHECKING:
-    from target_postgres_upsert.target import TargetPostgresUpsert
+from target_postgres_upsert.types import ANY_VALUE, ValueKind, column_names, value_kinds
 
 PATCH_MARKER = "x-singer-patch"
 ID_SET_MARKER = "x-singer-id-set"
@@ -39,7 +30,7 @@ class SideSink(CheckedSink):
 
     def __init__(
         self,
-        target: TargetPostgresUpsert,
+        target: SinkHost,
         stream_name: str,
         schema: dict[str, Any],
         key_properties: list[str] | None,
