@@ -11,6 +11,7 @@ from typing import Any
 
 from singer_sdk.sinks import BatchSink
 from singer_sdk.target_base import Target
+from typing_extensions import override
 
 from target_postgres_upsert.db import Reject
 from target_postgres_upsert.errors import InvalidRecordError, MissingKeyError
@@ -50,21 +51,25 @@ class CheckedSink(BatchSink):
         self._rejected_total = 0
 
     @property
+    @override
     def current_size(self) -> int:
         """Records read since the last flush (the SDK's batch size measure)."""
         return self._pending_records
 
     # --- SDK speed knobs: our own checks replace jsonschema; PostgreSQL parses timestamps -------
 
+    @override
     def get_validator(self) -> None:
         """No per-record jsonschema validation (see ``rows.py`` for what is checked)."""
         return
 
+    @override
     def _parse_timestamps_in_record(
         self, record: dict[str, Any], schema: Any, treatment: Any
     ) -> None:
         """Leave ISO-8601 strings as they are: PostgreSQL parses them."""
 
+    @override
     def _singer_validate_message(self, record: dict[str, Any]) -> None:
         """Missing keys are rejects (``_checked_row``), not crashes."""
 

@@ -33,6 +33,7 @@ import msgspec
 from singer_sdk.exceptions import RecordsWithoutSchemaException
 from singer_sdk.singerlib.encoding.base import GenericSingerReader
 from singer_sdk.singerlib.exceptions import InvalidInputLine
+from typing_extensions import override
 
 from target_postgres_upsert.errors import InputLineError, RecordBeforeSchemaError
 
@@ -111,6 +112,7 @@ class NumberedReader(GenericSingerReader[str]):
             return bytes(line).decode("utf-8", errors="replace").rstrip("\r\n")
         return str(line or "").rstrip("\r\n")
 
+    @override
     def deserialize_json(self, line: str) -> dict[str, Any]:
         """Decode one line (numbers with a fraction become ``Decimal``, so nothing is rounded).
 
@@ -125,6 +127,7 @@ class NumberedReader(GenericSingerReader[str]):
             raise InputLineError(self.line_number, "not a JSON object")
         return message
 
+    @override
     def process_lines(
         self,
         file_input: IO[str] | None,

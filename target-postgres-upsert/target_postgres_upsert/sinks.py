@@ -19,6 +19,7 @@ from typing import Any
 
 import msgspec
 from msgspec.structs import astuple
+from typing_extensions import override
 
 from target_postgres_upsert.checked_sink import REJECT_LOG_LIMIT, CheckedSink
 from target_postgres_upsert.db import (
@@ -108,6 +109,7 @@ class PostgresUpsertSink(CheckedSink):
         kept = [TABLE_VERSION] if self._settings.hard_delete else [DELETED_AT, TABLE_VERSION]
         return [DELETED_AT, TABLE_VERSION], kept
 
+    @override
     def setup(self) -> None:
         """Name the table and columns, create or evolve the table, build the row formatter."""
         settings = self._settings
@@ -180,6 +182,7 @@ class PostgresUpsertSink(CheckedSink):
 
     # --- records --------------------------------------------------------------------------------
 
+    @override
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         """SDK entry point; the target calls ``add_values``, ``add_raw`` or ``add_record``."""
         self.add_record(record, None, None)
@@ -285,6 +288,7 @@ class PostgresUpsertSink(CheckedSink):
 
     # --- batches --------------------------------------------------------------------------------
 
+    @override
     def process_batch(self, context: dict[str, Any]) -> None:
         """Queue the pending rows and rejects as one batch for the loader thread."""
         self.tally_record_read(self._pending_records)
@@ -325,6 +329,7 @@ class PostgresUpsertSink(CheckedSink):
             first = result.refused[0]
             raise InvalidRecordError(self.stream_name, first.line_number, first.reason)
 
+    @override
     def activate_version(self, new_version: int) -> None:
         """Queue the removal (hard) or marking (soft) of rows that older versions left behind."""
         plan = self.plan

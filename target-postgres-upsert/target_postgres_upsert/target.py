@@ -47,6 +47,7 @@ from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.exceptions import InvalidInputLine
 from singer_sdk.sinks import Sink
 from singer_sdk.target_base import Target
+from typing_extensions import override
 
 from target_postgres_upsert import db
 from target_postgres_upsert.errors import (
@@ -117,6 +118,7 @@ class TargetPostgresUpsert(Target):
         self.reader.on_idle = self._check_age
 
     @classmethod
+    @override
     def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:
         """Add the SDK settings we honour (not ``load_method`` or ``validate_records``)."""
         for builtin in (TARGET_BATCH_SIZE_ROWS_CONFIG, ACTIVATE_VERSION_CONFIG):
@@ -171,6 +173,7 @@ class TargetPostgresUpsert(Target):
         self._id_set_streams.add(stream_name)
         return first
 
+    @override
     def get_sink(
         self,
         stream_name: str,
@@ -186,6 +189,7 @@ class TargetPostgresUpsert(Target):
             stream_name, record=record, schema=schema, key_properties=key_properties
         )
 
+    @override
     def get_sink_class(self, stream_name: str) -> type[Sink]:
         """A patch or Id set sink for a marked schema, else the upsert sink."""
         schema = self._sink_schemas.get(stream_name) or {}
@@ -203,6 +207,7 @@ class TargetPostgresUpsert(Target):
         sys.stdout.write(_STATE_ENCODER.encode(state).decode("utf-8") + "\n")
         sys.stdout.flush()
 
+    @override
     def _write_state_message(self, state: dict[str, Any]) -> None:
         """The SDK's ``drain_all`` writes STATE directly; route it through the loader instead."""
         self.loader.submit_state(copy.deepcopy(state))
@@ -246,6 +251,7 @@ class TargetPostgresUpsert(Target):
 
     # --- messages -------------------------------------------------------------------------------
 
+    @override
     def _process_record_message(self, message: RecordMessage | dict[str, Any]) -> None:
         if isinstance(message, dict):  # not from our reader: decode like it would
             message = RecordMessage(
@@ -322,6 +328,7 @@ class TargetPostgresUpsert(Target):
             if sink.add_record(transformed, message.time_extracted, message.version):
                 self._flush_all()
 
+    @override
     def _process_schema_message(self, message_dict: dict[str, Any]) -> None:
         stream_name = message_dict.get("stream")
         schema = message_dict.get("schema")
@@ -352,6 +359,7 @@ class TargetPostgresUpsert(Target):
             sink.clean_up()
         self._sinks_to_clear = []
 
+    @override
     def _process_state_message(self, message_dict: dict[str, Any]) -> None:
         self._assert_line_requires(message_dict, requires={"value"})
         state = message_dict["value"]
@@ -363,6 +371,7 @@ class TargetPostgresUpsert(Target):
             self._release_state()
         self._check_age()
 
+    @override
     def _process_activate_version_message(self, message_dict: dict[str, Any]) -> None:
         stream_name = message_dict.get("stream")
         version = message_dict.get("version")
@@ -386,10 +395,12 @@ class TargetPostgresUpsert(Target):
         if not self._has_pending():
             self._release_state()
 
+    @override
     def _process_batch_message(self, message_dict: dict[str, Any]) -> None:
         msg = "BATCH messages are not supported; send RECORD messages"
         raise InvalidInputLine(msg)
 
+    @override
     def process_endofpipe(self) -> None:
         """Commit everything, write the last safe STATE, close the connection."""
         self._flush_all()
@@ -401,6 +412,7 @@ class TargetPostgresUpsert(Target):
 
     # --- stopping -------------------------------------------------------------------------------
 
+    @override
     def _handle_termination(self, signum: int, frame: FrameType | None) -> None:
         """SIGTERM/SIGINT: unwind the read loop; ``invoke`` then commits and stops."""
         if not self._stopping:
@@ -428,6 +440,7 @@ class TargetPostgresUpsert(Target):
         return EXIT_FAILURE
 
     @classmethod
+    @override
     def invoke(  # type: ignore[override]
         cls,
         *,

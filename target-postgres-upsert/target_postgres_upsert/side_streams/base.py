@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from typing_extensions import override
+
 from target_postgres_upsert.checked_sink import CheckedSink
 from target_postgres_upsert.db import Reject
 from target_postgres_upsert.host import SinkHost
@@ -43,6 +45,7 @@ class SideSink(CheckedSink):
         self.table: str | None = None  # None: no base table; records are dropped
         self.columns: dict[str, str] = {}  # the base table's columns and types
 
+    @override
     def process_record(self, record: dict[str, Any], context: dict[str, Any]) -> None:
         """SDK entry point; the target calls ``add_raw``, ``add_values`` or ``add_record``."""
         self.add_record(record, None, None)

@@ -6,6 +6,7 @@ from functools import partial
 from typing import Any
 
 import msgspec
+from typing_extensions import override
 
 from target_postgres_upsert.checked_sink import REJECT_LOG_LIMIT
 from target_postgres_upsert.db import (
@@ -32,6 +33,7 @@ class IdSetSink(SideSink):
 
     marker = ID_SET_MARKER
 
+    @override
     def setup(self) -> None:
         """Find the base table and its key and stamp columns; start a fresh set on first use."""
         self._formatter: RowFormatter | None = None
@@ -132,6 +134,7 @@ class IdSetSink(SideSink):
                 self._add(values, version)
         return self._pending_records >= self._max_records
 
+    @override
     def add_record(self, record: dict[str, Any], time_extracted: Any, version: Any) -> bool:
         """Add a record given as a dict (after stream maps); True when the batch is full."""
         self._pending_records += 1
@@ -153,6 +156,7 @@ class IdSetSink(SideSink):
         self._rows.append([*row, version if type(version) is int else None])
         self._line_numbers.append(self._reader.line_number)
 
+    @override
     def process_batch(self, context: dict[str, Any]) -> None:
         """Queue the batch's Ids (appended to the set table, with the rejects)."""
         _, rejects = self._take_batch()
@@ -178,6 +182,7 @@ class IdSetSink(SideSink):
             first = result.refused[0]
             raise InvalidRecordError(self.stream_name, first.line_number, first.reason)
 
+    @override
     def activate_version(self, new_version: int) -> None:
         """Queue the sweep: rows not in the set of ``new_version`` and older than it."""
         plan = self.id_set

@@ -8,6 +8,7 @@ from functools import partial
 from typing import Any
 
 import msgspec
+from typing_extensions import override
 
 from target_postgres_upsert.checked_sink import REJECT_LOG_LIMIT
 from target_postgres_upsert.db import (
@@ -33,6 +34,7 @@ class PatchSink(SideSink):
 
     marker = PATCH_MARKER
 
+    @override
     def setup(self) -> None:
         """Find the base table, add the columns it lacks, and learn their types."""
         self._groups: dict[tuple[str, ...], tuple[tuple[str, ...], RowFormatter]] = {}
@@ -94,6 +96,7 @@ class PatchSink(SideSink):
                 self._add(record)
         return self._pending_records >= self._max_records
 
+    @override
     def add_record(self, record: dict[str, Any], time_extracted: Any, version: Any) -> bool:
         """Add a record given as a dict (after stream maps); True when the batch is full."""
         self._pending_records += 1
@@ -137,6 +140,7 @@ class PatchSink(SideSink):
             earlier.update(values)  # a later patch of the same row wins, column by column
         self._lines[key] = self._reader.line_number
 
+    @override
     def process_batch(self, context: dict[str, Any]) -> None:
         """Queue one job: per group of rows holding the same properties, COPY + UPDATE."""
         read, rejects = self._take_batch()
