@@ -12,22 +12,17 @@ import psycopg2.extensions
 import pytest
 from psycopg2 import sql
 
-from tests.integration.conftest_target import (
+from tests.integration.conftest import (
     TARGET_BIN,
     Db,
     TargetRun,
-    db,
     jsonl,
     record,
-    run,
     run_target,
     schema_message,
     singer_file,
     state,
-    target_config,
 )
-
-__all__ = ["db", "run", "target_config"]  # fixtures used by the tests below
 
 Run = Callable[..., TargetRun]
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Callable
 
-from tests.integration.conftest_target import Db, TargetRun, db, run, singer_file, target_config
-
-__all__ = ["db", "run", "target_config"]  # fixtures used by the tests below
+from tests.integration.conftest import Db, TargetRun, singer_file
 
 Run = Callable[..., TargetRun]
 UTC = datetime.UTC

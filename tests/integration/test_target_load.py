@@ -7,20 +7,15 @@ import decimal
 from collections.abc import Callable
 from typing import Any
 
-from tests.integration.conftest_target import (
+from tests.integration.conftest import (
     Db,
     TargetRun,
-    db,
     jsonl,
     record,
-    run,
     schema_message,
     singer_file,
     state,
-    target_config,
 )
-
-__all__ = ["db", "run", "target_config"]  # fixtures used by the tests below
 
 Run = Callable[..., TargetRun]
 

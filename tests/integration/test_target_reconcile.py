@@ -15,20 +15,15 @@ from typing import Any
 import psycopg2.extensions
 from psycopg2 import sql
 
-from tests.integration.conftest_target import (
+from tests.integration.conftest import (
     Db,
     TargetRun,
-    db,
     jsonl,
     record,
-    run,
     schema_message,
     start_target,
     state,
-    target_config,
 )
-
-__all__ = ["db", "run", "target_config"]  # fixtures used by the tests below
 
 Run = Callable[..., TargetRun]
 UTC = datetime.UTC

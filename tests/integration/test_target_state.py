@@ -14,19 +14,15 @@ from typing import Any
 
 import psycopg2.extensions
 
-from tests.integration.conftest_target import (
+from tests.integration.conftest import (
     Db,
-    db,
     jsonl,
     record,
     run_target,
     schema_message,
     start_target,
     state,
-    target_config,
 )
-
-__all__ = ["db", "target_config"]  # fixtures used by the tests below
 
 WAIT_SECONDS = 30
 

@@ -12,9 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.conftest_target import TARGET_BIN, Db, db, target_config, write_config
-
-__all__ = ["db", "target_config"]  # fixtures used by the tests below
+from tests.integration.conftest import TARGET_BIN, Db, write_config
 
 REPO = Path(__file__).resolve().parents[2]
 TAP_VENV = REPO / ".tools" / "tap-jsonl"

@@ -1,8 +1,10 @@
-"""Helpers and fixtures for the target's integration tests: run the real CLI, read tables back.
+"""Fixtures and helpers of the target's integration tests: run the real CLI, read tables back.
 
-Test modules import what they use from here (``tests/conftest.py`` belongs to the whole suite).
-Every run is the installed ``target-postgres-upsert`` console script in a subprocess, talking to
-the real PostgreSQL over TCP, in the test's own schema.
+Fixtures (``target_config``, ``run``, ``db``) reach the tests through pytest; the plain helpers
+(message builders, ``run_target``, ``start_target``, ``TargetRun``, ``Db``) are imported from
+this module. Every run is the installed ``target-postgres-upsert`` console script in a
+subprocess, talking to the real PostgreSQL over TCP, in the test's own schema (the database
+fixtures are in ``tests/conftest.py``, shared by the whole suite).
 """
 
 from __future__ import annotations
