@@ -73,7 +73,7 @@ class _SideStream(BulkRecordStream):
             message.schema = {**message.schema, **self._annotations}
             yield message
 
-    @property
+    @property  # type: ignore[explicit-override]  # marked below; mypy misses it with a setter
     @override
     def selected(self) -> bool:
         """Follows the base stream (catalog selection of side streams is ignored)."""
@@ -82,6 +82,7 @@ class _SideStream(BulkRecordStream):
         return self.base.selected and self.has_work()
 
     @selected.setter
+    @override
     def selected(self, value: bool | None) -> None:
         self._forced = value
 
@@ -108,6 +109,7 @@ class PatchStream(_SideStream):
             }
         return [name for name in self.base.spec.fields if name in wanted and name != "Id"]
 
+    @override
     def has_work(self) -> bool:
         """Only when there is something to re-read."""
         return bool(self.patch_fields())
@@ -146,6 +148,7 @@ class IdSetStream(_SideStream):
         super().__init__(tap, base, base.name + ID_SET_SUFFIX, id_set_schema(base))
         self.fields = {"Id": FieldSpec("Id", "id", Kind.STRING)}
 
+    @override
     def has_work(self) -> bool:
         """With ``reconcile: ["deletes"]``."""
         return ReconcilePass.DELETES in self.runtime.settings.reconcile

@@ -20,6 +20,7 @@ from xml.sax.saxutils import escape
 
 import jwt
 import requests
+from typing_extensions import override
 
 from tap_salesforce_bulk.salesforce.errors import (
     AuthenticationError,
@@ -83,6 +84,7 @@ class Session:
     organization_id: str | None = None
     username: str | None = None
 
+    @override
     def __repr__(self) -> str:  # never print the token, even in a debugger or a traceback
         return f"Session(instance_url={self.instance_url!r}, user_id={self.user_id!r})"
 

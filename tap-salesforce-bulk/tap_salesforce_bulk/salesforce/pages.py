@@ -20,6 +20,7 @@ from typing import IO, Any, cast
 
 import requests
 import urllib3.exceptions
+from typing_extensions import override
 
 from tap_salesforce_bulk.salesforce.bulk import LAST_PAGE_LOCATOR, BulkApi
 from tap_salesforce_bulk.salesforce.errors import (
@@ -107,10 +108,12 @@ class ResponseBody(io.RawIOBase):
         self._raw = response.raw
         self._raw.decode_content = False
 
+    @override
     def readable(self) -> bool:
         """Always: this is an input stream."""
         return True
 
+    @override
     def readinto(self, buffer: Any) -> int:
         """Fill ``buffer`` with what the socket has (at least one byte, or 0 at the end)."""
         if self._raw.closed:
