@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
@@ -345,8 +347,9 @@ def resolve_credentials(config: Mapping[str, Any]) -> Credentials:
 
 def load_private_key(config: Mapping[str, Any]) -> str:
     """The PEM text of the JWT signing key, from ``private_key`` or ``private_key_path``."""
-    text = config.get("private_key")
+    text, setting = config.get("private_key"), "private_key"
     if not text and config.get("private_key_path"):
+        setting = "private_key_path"
         try:
             text = Path(str(config["private_key_path"])).read_text(encoding="utf-8")
         except OSError as exc:
@@ -354,7 +357,18 @@ def load_private_key(config: Mapping[str, Any]) -> str:
             raise SettingError(msg) from None
     pem = str(text or "").replace("\\n", "\n").strip()  # env vars often carry literal \n
     if "-----BEGIN" not in pem or "PRIVATE KEY-----" not in pem:
-        msg = "private_key: not a PEM private key; paste the whole -----BEGIN ... PRIVATE KEY----- block"
+        msg = f"{setting}: not a PEM private key; paste the whole -----BEGIN ... PRIVATE KEY----- block"
+        raise SettingError(msg)
+    # Checked here, not at the first login, so the error names the setting before any request.
+    try:
+        key = serialization.load_pem_private_key(pem.encode(), password=None)
+    except (ValueError, TypeError):
+        key = None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        msg = (
+            f"{setting}: the key cannot sign a JWT; it must be an unencrypted RSA private key in "
+            "PEM (openssl genrsa -out server.key 2048)"
+        )
         raise SettingError(msg)
     return pem + "\n"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +18,7 @@ from tap_salesforce_bulk.salesforce.timestamps import format_datetime, normalize
 from tap_salesforce_bulk.schema import FieldSpec, Kind
 from tap_salesforce_bulk.settings import (
     SettingError,
+    load_private_key,
     resolve_api_version,
     resolve_auth_flow,
     resolve_login_url,
@@ -217,3 +219,25 @@ def test_unsupported_object_refusals_are_recognised() -> None:
     other = SalesforceApiError(ApiFailure(400, "INVALID_FIELD", "No such column", "/x"))
     assert is_unsupported_object(refused)
     assert not is_unsupported_object(other)
+
+
+def test_a_jwt_key_that_cannot_sign_is_refused_naming_the_setting(tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    not_a_key = "-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----"
+    with pytest.raises(SettingError, match=r"^private_key: the key cannot sign a JWT"):
+        load_private_key({"private_key": not_a_key})
+    ec_pem = (
+        ec.generate_private_key(ec.SECP256R1())
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    key_file = tmp_path / "server.key"
+    key_file.write_text(ec_pem)
+    with pytest.raises(SettingError, match=r"^private_key_path: .*RSA private key"):
+        load_private_key({"private_key_path": str(key_file)})
