@@ -210,6 +210,7 @@ class TapSettings:
     api_version: str
     objects: tuple[str, ...]
     start_date: str | None
+    start_date_relative: bool  # 7d: bounds a run without state, never passes a saved bookmark
     include_deleted: bool
     include_formula_fields: bool
     page_size: int | None
@@ -242,6 +243,9 @@ class TapSettings:
             api_version=resolve_api_version(config),
             objects=tuple(config.get("objects") or DEFAULT_OBJECTS),
             start_date=resolve_start_date(config.get("start_date"), now=now),
+            start_date_relative=bool(
+                RELATIVE_START_DATE.match(str(config.get("start_date") or ""))
+            ),
             include_deleted=bool(config.get("include_deleted", DEFAULT_INCLUDE_DELETED)),
             include_formula_fields=bool(
                 config.get("include_formula_fields", DEFAULT_INCLUDE_FORMULA_FIELDS)
