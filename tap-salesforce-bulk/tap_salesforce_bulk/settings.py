@@ -129,7 +129,8 @@ CONFIG_JSONSCHEMA: dict[str, Any] = th.PropertiesList(
         "start_date",
         th.StringType,
         description="Sync records modified at or after this ISO 8601 date/timestamp, or within "
-        "the last N days written as 7d. Unset means the whole history.",
+        "the last N days written as 7d. Unset means the whole history. A relative 7d never "
+        "moves the start past a saved bookmark.",
     ),
     th.Property(
         "include_deleted",
@@ -161,7 +162,8 @@ CONFIG_JSONSCHEMA: dict[str, Any] = th.PropertiesList(
         th.NumberType,
         default=DEFAULT_LAG_SECONDS,
         description="Safety margin: a bookmark never passes a job's creation time minus this, "
-        "so records committed late with an earlier SystemModstamp are read next run.",
+        "nor getUpdated's latestDateCovered (the start of the oldest open transaction), so "
+        "records committed late with an earlier SystemModstamp are read next run.",
     ),
     th.Property(
         "window_days",
