@@ -2,9 +2,15 @@
 
 The rule that keeps every record: a bookmark only says "everything before this instant was read".
 A job's snapshot is taken after the job was created, but a transaction can stamp a record's
-SystemModstamp and commit later, so a job only vouches for instants older than its creation time
-(on Salesforce's clock) minus ``lag_seconds``. Reads resume with ``>=`` the bookmark, so records
-sharing the bookmark's instant are read again; the target's upsert makes that harmless.
+SystemModstamp and commit later, so a job only vouches for instants before both
+
+* getUpdated's ``latestDateCovered`` for the object, asked just before its first job this run: the
+  start of the oldest transaction Salesforce still has open (see ``coverage.py``), and
+* the job's creation time (on Salesforce's clock) minus ``lag_seconds``, a margin for what
+  getUpdated cannot vouch for (objects not replicateable, a refused call).
+
+Reads resume with ``>=`` the bookmark, so records sharing the bookmark's instant are read again;
+the target's upsert makes that harmless.
 """
 
 from __future__ import annotations
@@ -22,10 +28,31 @@ from tap_salesforce_bulk.soql import TimeWindow
 MAX_WINDOWS = 2000
 
 
-def starting_point(bookmark: str | None, start_date: str | None) -> str | None:
-    """The later of the saved bookmark and ``start_date`` (both canonical strings)."""
+def starting_point(
+    bookmark: str | None, start_date: str | None, *, start_date_relative: bool = False
+) -> str | None:
+    """Where a run starts: the later of the saved bookmark and ``start_date``, except that a
+    relative ``start_date`` (``7d``) never moves the start past a saved bookmark.
+
+    A relative start date bounds a run without state; a pipeline paused for longer than it must
+    still read what changed since its bookmark. An absolute one is a date the user wrote, so it
+    wins (and :func:`skipped_by_start_date` says what that skips).
+    """
+    if bookmark and start_date_relative:
+        return normalize_datetime(bookmark)
     candidates = [normalize_datetime(v) for v in (bookmark, start_date) if v]
     return max(candidates) if candidates else None
+
+
+def skipped_by_start_date(
+    bookmark: str | None, start_date: str | None, *, start_date_relative: bool = False
+) -> tuple[str, str] | None:
+    """``(bookmark, start)`` when ``start_date`` moves the start past the saved bookmark."""
+    if not bookmark or not start_date:
+        return None
+    start = starting_point(bookmark, start_date, start_date_relative=start_date_relative)
+    saved = normalize_datetime(bookmark)
+    return (saved, start) if start and start > saved else None
 
 
 def plan_windows(
@@ -56,11 +83,18 @@ def plan_windows(
     return windows
 
 
-def bookmark_after_job(window: TimeWindow, *, job_created: str, lag_seconds: float) -> str:
+def bookmark_after_job(
+    window: TimeWindow, *, job_created: str, lag_seconds: float, covered: str | None = None
+) -> str:
     """The bookmark once every record of ``window``'s job is emitted.
 
-    Never past the job's creation minus the lag, never before the window's start.
+    Never past the window's end nor the job's creation minus the lag, and not moved back before
+    the window's start for the lag's sake; but never past ``covered`` (getUpdated's
+    ``latestDateCovered``) either, even when that is before the window's start: a transaction
+    open since then can still commit rows stamped there.
     """
     vouched = format_datetime(parse_datetime(job_created) - dt.timedelta(seconds=lag_seconds))
     candidate = min(vouched, window.end) if window.end else vouched
-    return max(candidate, window.start) if window.start else candidate
+    if window.start:
+        candidate = max(candidate, window.start)
+    return min(candidate, normalize_datetime(covered)) if covered else candidate

@@ -9,7 +9,7 @@ at a time, so the Singer output stays one well-formed stream after another.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from tap_salesforce_bulk.salesforce.bulk import BulkApi, JobInfo, JobState, Operation
@@ -27,6 +27,7 @@ class ResumePoint:
     job_id: str
     locator: str | None
     records_before: int
+    bookmark_after: str | None = None  # as capped by the run that created the job
 
 
 @dataclass(frozen=True)
@@ -54,9 +55,18 @@ class Ticket:
 class JobPipeline:
     """Creates planned jobs ahead, at most ``max_in_flight`` alive at once, and cleans up."""
 
-    def __init__(self, bulk: BulkApi, guard: QuotaGuard, max_in_flight: int) -> None:
+    def __init__(
+        self,
+        bulk: BulkApi,
+        guard: QuotaGuard,
+        max_in_flight: int,
+        *,
+        before_create: Callable[[str], None] | None = None,
+    ) -> None:
         self._bulk = bulk
         self._guard = guard
+        # Called with the stream's name right before each new job: getUpdated is asked there.
+        self._before_create = before_create or (lambda _stream: None)
         self._max_in_flight = max(1, max_in_flight)
         self.tickets: list[Ticket] = []
         self._next_to_create = 0
@@ -101,6 +111,7 @@ class JobPipeline:
                 )
                 return
         self._guard.check_before_job()
+        self._before_create(request.stream)
         ticket.job = self._bulk.create_query_job(request.soql, request.operation)
         logger.info(
             "%s: created Bulk job %s (%s): %s",

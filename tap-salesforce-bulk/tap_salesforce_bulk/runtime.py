@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from tap_salesforce_bulk.coverage import ReplicationCoverage
 from tap_salesforce_bulk.jobs import JobPipeline, JobRequest
 from tap_salesforce_bulk.salesforce.auth import SalesforceAuthenticator
 from tap_salesforce_bulk.salesforce.bulk import BulkApi
@@ -41,6 +42,7 @@ class SyncRuntime:
         self.client = SalesforceClient(self.auth)
         self.bulk = BulkApi(self.client)
         self.guard = QuotaGuard(self.client, self.settings.max_api_usage_percent)
+        self.coverage = ReplicationCoverage(self.client, lag_seconds=self.settings.lag_seconds)
         self._planner: Callable[[], Sequence[JobRequest]] = list
         self._pipeline: JobPipeline | None = None
 
@@ -53,7 +55,12 @@ class SyncRuntime:
         """The job pipeline: every job of the run planned on first use, so Salesforce runs
         jobs ahead while the tap reads; jobs left over at exit are aborted and deleted."""
         if self._pipeline is None:
-            pipeline = JobPipeline(self.bulk, self.guard, self.settings.max_parallel_jobs)
+            pipeline = JobPipeline(
+                self.bulk,
+                self.guard,
+                self.settings.max_parallel_jobs,
+                before_create=self.coverage.before_job,
+            )
             pipeline.plan(self._planner())
             atexit.register(pipeline.close)
             self._pipeline = pipeline

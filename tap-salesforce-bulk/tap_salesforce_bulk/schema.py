@@ -85,6 +85,8 @@ class ObjectSpec:
     fields: dict[str, FieldSpec]
     replication_key: str | None
     left_out: dict[str, str] = field(default_factory=dict)
+    # Describe's "replicateable": getUpdated answers for this object (see coverage.py).
+    replicateable: bool = True
 
     @property
     def schema(self) -> dict[str, Any]:
@@ -156,6 +158,7 @@ def build_object_spec(
         fields=fields,
         replication_key=choose_replication_key(fields.values()),
         left_out=left_out,
+        replicateable=bool(describe.get("replicateable", True)),
     )
 
 

@@ -131,7 +131,8 @@ CONFIG_JSONSCHEMA: dict[str, Any] = th.PropertiesList(
         "start_date",
         th.StringType,
         description="Sync records modified at or after this ISO 8601 date/timestamp, or within "
-        "the last N days written as 7d. Unset means the whole history.",
+        "the last N days written as 7d. Unset means the whole history. A relative 7d never "
+        "moves the start past a saved bookmark.",
     ),
     th.Property(
         "include_deleted",
@@ -163,7 +164,8 @@ CONFIG_JSONSCHEMA: dict[str, Any] = th.PropertiesList(
         th.NumberType,
         default=DEFAULT_LAG_SECONDS,
         description="Safety margin: a bookmark never passes a job's creation time minus this, "
-        "so records committed late with an earlier SystemModstamp are read next run.",
+        "nor getUpdated's latestDateCovered (the start of the oldest open transaction), so "
+        "records committed late with an earlier SystemModstamp are read next run.",
     ),
     th.Property(
         "window_days",
@@ -212,6 +214,7 @@ class TapSettings:
     api_version: str
     objects: tuple[str, ...]
     start_date: str | None
+    start_date_relative: bool  # 7d: bounds a run without state, never passes a saved bookmark
     include_deleted: bool
     include_formula_fields: bool
     page_size: int | None
@@ -244,6 +247,9 @@ class TapSettings:
             api_version=resolve_api_version(config),
             objects=tuple(config.get("objects") or DEFAULT_OBJECTS),
             start_date=resolve_start_date(config.get("start_date"), now=now),
+            start_date_relative=bool(
+                RELATIVE_START_DATE.match(str(config.get("start_date") or ""))
+            ),
             include_deleted=bool(config.get("include_deleted", DEFAULT_INCLUDE_DELETED)),
             include_formula_fields=bool(
                 config.get("include_formula_fields", DEFAULT_INCLUDE_FORMULA_FIELDS)

@@ -5,7 +5,8 @@ the SDK would take the bookmark from record values). This stream writes its stat
 
 * ``replication_key_value``: every record whose key is below it has been emitted. It only moves
   when a whole job (an object or a window of it) has been emitted, to the limit
-  :func:`bookmarks.bookmark_after_job` allows.
+  :func:`bookmarks.bookmark_after_job` allows (getUpdated's latestDateCovered, asked before the
+  object's first job, and the job's creation minus ``lag_seconds``).
 * ``bulk_job``: the job being read, its API version and the locator of the first page not yet
   fully emitted, so an interrupted run continues from that page within the job's 7-day life.
 """
@@ -19,7 +20,12 @@ from singer_sdk import Tap
 from typing_extensions import override
 
 from tap_salesforce_bulk.base import BulkRecordStream
-from tap_salesforce_bulk.bookmarks import bookmark_after_job, plan_windows, starting_point
+from tap_salesforce_bulk.bookmarks import (
+    bookmark_after_job,
+    plan_windows,
+    skipped_by_start_date,
+    starting_point,
+)
 from tap_salesforce_bulk.jobs import JobRequest, ResumePoint, Ticket
 from tap_salesforce_bulk.records import RecordBuilder
 from tap_salesforce_bulk.runtime import SyncRuntime, fields_digest
@@ -44,12 +50,19 @@ class SObjectStream(BulkRecordStream):
         self.replication_key = spec.replication_key
         self.incremental = False
         self.new_fields: list[str] = []
+        self._open_transaction_reported = False
 
     @override
     def compare_start_date(self, value: str, start_date_value: str) -> str:
-        """The later of a bookmark and ``start_date``, which may be relative (``7d``)."""
-        resolved = self.runtime.settings.start_date
-        return starting_point(value, resolved) or value
+        """Where a run starts: see :func:`bookmarks.starting_point` (a relative ``7d`` never
+        passes the bookmark)."""
+        settings = self.runtime.settings
+        return (
+            starting_point(
+                value, settings.start_date, start_date_relative=settings.start_date_relative
+            )
+            or value
+        )
 
     # --- Planning ---
 
@@ -106,7 +119,11 @@ class SObjectStream(BulkRecordStream):
         )
         if isinstance(synced_before, list):
             self._warn_about_vanished_fields(synced_before)
-        start = starting_point(self._bookmark(), settings.start_date)
+        if self.replication_key:
+            self.runtime.coverage.expect(self.name, replicateable=self.spec.replicateable)
+        relative = settings.start_date_relative
+        start = starting_point(self._bookmark(), settings.start_date, start_date_relative=relative)
+        self._warn_if_start_date_skips(relative)
         saved = self._saved_job()
         if saved and saved.get("digest") == digest:
             window = TimeWindow(saved.get("window_start"), saved.get("window_end"))
@@ -114,6 +131,7 @@ class SObjectStream(BulkRecordStream):
                 job_id=str(saved["id"]),
                 locator=saved.get("locator"),
                 records_before=int(saved.get("records_before") or 0),
+                bookmark_after=saved.get("bookmark_after"),
             )
             requests.append(
                 JobRequest(self.name, self._query(fields, window), self.operation, window, resume)
@@ -138,6 +156,22 @@ class SObjectStream(BulkRecordStream):
             JobRequest(self.name, self._query(fields, w), self.operation, w) for w in windows
         )
         return requests
+
+    def _warn_if_start_date_skips(self, relative: bool) -> None:
+        """One warning when ``start_date`` starts this run after the saved bookmark."""
+        skipped = skipped_by_start_date(
+            self._bookmark(), self.runtime.settings.start_date, start_date_relative=relative
+        )
+        if skipped:
+            self.logger.warning(
+                "%s: start_date starts this run after the saved bookmark: changes from %s to %s "
+                "are skipped; to read them, set start_date to %s or earlier (or remove it) for "
+                "one run",
+                self.name,
+                skipped[0],
+                skipped[1],
+                skipped[0],
+            )
 
     def _earliest_replication_value(self) -> str | None:
         # A REST query (not Bulk) may sort: it reads one row of an indexed field.
@@ -179,9 +213,7 @@ class SObjectStream(BulkRecordStream):
         window = ticket.request.window
         job_created = created.created_date or info.created_date
         bookmark_after = (
-            bookmark_after_job(
-                window, job_created=job_created, lag_seconds=self.runtime.settings.lag_seconds
-            )
+            self._bookmark_after(ticket, job_created)
             if self.replication_key and job_created
             else None
         )
@@ -212,6 +244,34 @@ class SObjectStream(BulkRecordStream):
             on_page_done=save_resume_point,
         )
         self._save_state(job=None, bookmark=bookmark_after)
+
+    def _bookmark_after(self, ticket: Ticket, job_created: str) -> str:
+        """How far the bookmark may move once the job is read (see ``bookmarks.py``).
+
+        A job resumed from an earlier run keeps the limit that run saved: getUpdated, asked now,
+        cannot vouch for transactions that committed after the job was created.
+        """
+        lag_seconds = self.runtime.settings.lag_seconds
+        window = ticket.request.window
+        covered = self.runtime.coverage.covered(self.name)
+        after = bookmark_after_job(
+            window, job_created=job_created, lag_seconds=lag_seconds, covered=covered
+        )
+        saved = ticket.resumed.bookmark_after if ticket.resumed else None
+        if saved:
+            return min(after, normalize_datetime(saved))
+        if covered and after == normalize_datetime(covered) and not self._open_transaction_reported:
+            lag_limit = bookmark_after_job(window, job_created=job_created, lag_seconds=lag_seconds)
+            if lag_limit > after:
+                self._open_transaction_reported = True
+                self.logger.info(
+                    "%s: Salesforce reports a transaction open since %s (getUpdated "
+                    "latestDateCovered); the bookmark stays there so rows it commits later are "
+                    "read next run",
+                    self.name,
+                    after,
+                )
+        return after
 
     def _warn_about_vanished_fields(self, synced_before: list[str]) -> None:
         """Name the fields the last run read that describe no longer returns (a deselected field

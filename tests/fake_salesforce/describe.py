@@ -69,8 +69,10 @@ def _sobject_summary(
 def describe_global(org: Org, version: str) -> dict[str, object]:
     """``GET /services/data/vXX.X/sobjects``."""
     sobjects = [
-        _sobject_summary(version, "Account", "Account", KEY_PREFIXES["Account"]),
-        _sobject_summary(version, "Contact", "Contact", KEY_PREFIXES["Contact"]),
+        _sobject_summary(
+            version, name, name, KEY_PREFIXES[name], replicateable=org.replicateable(name)
+        )
+        for name in ("Account", "Contact")
     ]
     for obj in org.unsupported.values():
         feed = obj.name.endswith("Feed")
@@ -81,7 +83,7 @@ def describe_global(org: Org, version: str) -> dict[str, object]:
                 obj.label,
                 obj.key_prefix,
                 feed=feed,
-                replicateable=not feed,
+                replicateable=org.replicateable(obj.name),
                 writable=False,
             )
         )
@@ -95,7 +97,13 @@ def describe_object(org: Org, name: str, version: str) -> dict[str, object] | No
     fields: tuple[FieldSpec, ...]
     if data is not None:
         canonical, fields = data.name, data.fields
-        summary = _sobject_summary(version, canonical, canonical, KEY_PREFIXES[canonical])
+        summary = _sobject_summary(
+            version,
+            canonical,
+            canonical,
+            KEY_PREFIXES[canonical],
+            replicateable=org.replicateable(canonical),
+        )
     else:
         unsupported = org.unsupported_object(name)
         if unsupported is None:
@@ -108,7 +116,7 @@ def describe_object(org: Org, name: str, version: str) -> dict[str, object] | No
             unsupported.label,
             unsupported.key_prefix,
             feed=feed,
-            replicateable=not feed,
+            replicateable=org.replicateable(canonical),
             writable=False,
         )
     return {

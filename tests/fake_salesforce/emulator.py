@@ -29,6 +29,7 @@ from tests.fake_salesforce.jobs import JobStore, QueryJob
 from tests.fake_salesforce.limits import Limits
 from tests.fake_salesforce.org import Org
 from tests.fake_salesforce.routes_rest import Cursors
+from tests.fake_salesforce.transactions import Transactions
 
 DEFAULT_JOB_PROCESSING_SECONDS = 0.5
 SHUTDOWN_POLL_SECONDS = 0.05  # how often serve_forever checks for stop(); keeps test teardown quick
@@ -121,6 +122,7 @@ class FakeSalesforce:
             default_page_records,
         )
         self.cursors = Cursors()
+        self.transactions = Transactions()
         self.gzip = gzip
         self.api_enabled = api_enabled
         self.soap_login_enabled = soap_login_enabled
@@ -226,15 +228,53 @@ class FakeSalesforce:
         ids: Sequence[str] | None = None,
         fields: Mapping[str, object] | None = None,
         system_modstamp: dt.datetime | str | int | None = None,
+        transaction: str | None = None,
     ) -> list[str]:
         """Change records: SystemModstamp and LastModifiedDate move to now (or to an explicit,
-        possibly earlier, ``system_modstamp``); returns the ids changed."""
+        possibly earlier, ``system_modstamp``); returns the ids changed.
+
+        Inside an open ``transaction`` (see ``begin_transaction``) the change is stamped with the
+        transaction's start unless ``system_modstamp`` says otherwise, and nobody sees it until
+        ``commit_transaction``."""
         data = self._data(object_name)
         values = dict(data.coerce(name, value) for name, value in (fields or {}).items())
         rows = data.rows_of(ids) if ids is not None else data.pick_rows(count or 0)
-        stamp = to_epoch_ms(system_modstamp) if system_modstamp is not None else self.clock.now_ms()
-        data.update(rows, values, stamp)
+        if system_modstamp is not None:
+            stamp = to_epoch_ms(system_modstamp)
+        elif transaction is not None:
+            stamp = self.transactions.started_ms(transaction)
+        else:
+            stamp = self.clock.now_ms()
+        if transaction is not None:
+            self.transactions.write(transaction, data, rows, values, stamp)
+        else:
+            data.update(rows, values, stamp)
         return [data.ids.id_of(row) for row in rows]
+
+    def begin_transaction(self, started_at: dt.datetime | str | int | None = None) -> str:
+        """Open a long-running transaction that began at ``started_at`` (default now); returns
+        its id. Until it commits, its updates are invisible to every query and getUpdated's
+        latestDateCovered stays at or before its start (for every object: it is instance-wide)."""
+        started = to_epoch_ms(started_at) if started_at is not None else self.clock.now_ms()
+        return self.transactions.begin(started)
+
+    def commit_transaction(self, transaction: str) -> list[str]:
+        """Commit: the transaction's updates appear, with the (older) stamps they were written
+        with; returns the ids changed."""
+        writes = self.transactions.commit(transaction)
+        return [write.data.ids.id_of(row) for write in writes for row in write.rows]
+
+    def rollback_transaction(self, transaction: str) -> None:
+        """Roll back: the transaction's updates are forgotten."""
+        self.transactions.rollback(transaction)
+
+    def set_replicateable(self, object_name: str, replicateable: bool) -> None:
+        """Describe's ``replicateable`` for an object; getUpdated refuses one that is not."""
+        name = self._data(object_name).name
+        if replicateable:
+            self.org.not_replicateable.discard(name)
+        else:
+            self.org.not_replicateable.add(name)
 
     def insert_records(self, object_name: str, count: int) -> list[str]:
         """Create ``count`` records (values generated like the others, stamped now)."""

@@ -7,8 +7,8 @@ own count. Three phases exist: *request* faults act before the request is handle
 delays, token expiry), *body* faults act while a results page is written (dropped connection,
 short or malformed page, slow body), *job* faults decide the fate of the next jobs created.
 
-Request kinds: token, soap, versions, identity, limits, describe, deleted, query, job_create,
-job_status, job_list, job_abort, job_delete, results, result_pages.
+Request kinds: token, soap, versions, identity, limits, describe, deleted, updated, query,
+job_create, job_status, job_list, job_abort, job_delete, results, result_pages.
 """
 
 from __future__ import annotations

@@ -63,6 +63,8 @@ def _data_route(request: Request) -> tuple[str, Route | None]:
             return "describe", routes_rest.sobject_describe if method == "GET" else None
         if len(parts) == 3 and parts[2] == "deleted":
             return "deleted", routes_rest.deleted if method == "GET" else None
+        if len(parts) == 3 and parts[2] == "updated":
+            return "updated", routes_rest.updated if method == "GET" else None
     if head in ("query", "queryAll") and len(parts) <= 2 and method == "GET":
         return "query", routes_rest.query
     if parts[:2] == ["jobs", "query"]:

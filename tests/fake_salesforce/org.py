@@ -209,6 +209,7 @@ class Org:
             ),
         }
         self.unsupported = {obj.name: obj for obj in UNSUPPORTED_OBJECTS}
+        self.not_replicateable: set[str] = set()  # set_replicateable(name, False)
 
     def object(self, name: str) -> ObjectData | None:
         """The queryable object named ``name`` (case-insensitive)."""
@@ -223,3 +224,7 @@ class Org:
             if key.lower() == name.lower():
                 return data
         return None
+
+    def replicateable(self, name: str) -> bool:
+        """Describe's ``replicateable``: false for feeds and for objects switched off by a test."""
+        return not name.endswith("Feed") and name not in self.not_replicateable

@@ -1,9 +1,10 @@
 """The emulator's own control API under ``/__emulator/`` (JSON in, JSON out, no auth).
 
 It mirrors the Python API so a standalone emulator process can be driven by demos, benchmarks
-and subprocess tests: update/insert/delete/purge records, recalculate formulas, add, remove,
-hide and show fields, advance the clock, expire tokens, set limits, inject faults, read counters
-and the truth.
+and subprocess tests: update/insert/delete/purge records, open, commit and roll back
+transactions, recalculate formulas, add, remove, hide and show fields, mark an object not
+replicateable, advance the clock, expire tokens, set limits, inject faults, read counters and the
+truth.
 """
 
 from __future__ import annotations
@@ -51,8 +52,28 @@ def _update(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Re
         ids=_ids(body.get("ids")),
         fields=fields if isinstance(fields, dict) else None,
         system_modstamp=body.get("system_modstamp"),  # type: ignore[arg-type]
+        transaction=str(body["transaction"]) if body.get("transaction") else None,
     )
     return json_response({"ids": ids})
+
+
+def _begin(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
+    transaction = sf.begin_transaction(body.get("started_at"))  # type: ignore[arg-type]
+    return json_response({"transaction": transaction})
+
+
+def _commit(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
+    return json_response({"ids": sf.commit_transaction(str(body["transaction"]))})
+
+
+def _rollback(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
+    sf.rollback_transaction(str(body["transaction"]))
+    return json_response({"rolled_back": True})
+
+
+def _replicateable(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
+    sf.set_replicateable(str(body["object"]), bool(body["replicateable"]))
+    return json_response({"replicateable": bool(body["replicateable"])})
 
 
 def _insert(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Response:
@@ -167,6 +188,10 @@ def _truth(sf: FakeSalesforce, request: Request, body: dict[str, object]) -> Res
 _ACTIONS = {
     ("POST", "update_records"): _update,
     ("POST", "insert_records"): _insert,
+    ("POST", "begin_transaction"): _begin,
+    ("POST", "commit_transaction"): _commit,
+    ("POST", "rollback_transaction"): _rollback,
+    ("POST", "set_replicateable"): _replicateable,
     ("POST", "delete_records"): _delete,
     ("POST", "purge_records"): _purge,
     ("POST", "recalculate_formulas"): _recalculate,

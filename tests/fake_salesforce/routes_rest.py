@@ -1,5 +1,5 @@
 """REST routes: versions, resources, limits, record counts, describes, SOQL query, getDeleted,
-identity, plus the OAuth token endpoint and SOAP login.
+getUpdated, identity, plus the OAuth token endpoint and SOAP login.
 
 Query results use REST's JSON shape (``totalSize``, ``done``, ``records`` with ``attributes``,
 ``nextRecordsUrl`` when more than a batch of 2,000 remains;
@@ -138,6 +138,29 @@ def deleted(sf: FakeSalesforce, request: Request) -> Response:
     now = sf.clock.now_ms()
     snapshot = data.snapshot(now) if data is not None else Snapshot(0, {}, now)
     return json_response(replication.get_deleted(data, snapshot, start, end, now))
+
+
+def updated(sf: FakeSalesforce, request: Request) -> Response:
+    """``GET /sobjects/{name}/updated/?start=&end=`` (see ``replication``)."""
+    name = request.parts[1]
+    data = sf.org.object(name)
+    unsupported = sf.org.unsupported_object(name)
+    if data is None and unsupported is None:
+        raise SalesforceError(404, "NOT_FOUND", "The requested resource does not exist")
+    canonical = data.name if data is not None else str(unsupported.name)  # type: ignore[union-attr]
+    if not sf.org.replicateable(canonical):
+        raise SalesforceError(
+            400,
+            "INVALID_TYPE_FOR_OPERATION",
+            f"entity type {canonical} does not support replication",
+        )
+    start = replication.parse_instant("start", request.params.get("start"))
+    end = replication.parse_instant("end", request.params.get("end"))
+    now = sf.clock.now_ms()
+    oldest_open = sf.transactions.oldest_start_ms()  # read before the snapshot: never too late
+    snapshot = data.snapshot(now) if data is not None else Snapshot(0, {}, now)
+    body = replication.get_updated(data, snapshot, start, end, now, oldest_open_ms=oldest_open)
+    return json_response(body)
 
 
 def _batch_size(request: Request) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import signal
 import subprocess
@@ -72,6 +73,33 @@ def test_killed_run_resumes_the_saved_job_from_its_locator(
     assert final is not None
     assert final["bookmarks"]["Contact"]["bulk_job"] is None
     assert final["bookmarks"]["Contact"]["replication_key_value"]
+
+
+def test_a_saved_job_keeps_the_bookmark_cap_of_the_run_that_created_it(
+    fake_salesforce: FakeSalesforce,
+) -> None:
+    sf = fake_salesforce
+    started = sf.clock.now_ms() - 20 * 60_000
+    transaction = sf.begin_transaction(started)
+    (late,) = sf.update_records(
+        "Contact", count=1, fields={"Title": "Late"}, transaction=transaction
+    )
+    config = tap_config(sf, page_size=200, max_parallel_downloads=1)
+    state, _, _ = run_until_state_with_locator(config, signal.SIGKILL)
+    # The job was created while the transaction was open: its bookmark waits at its start.
+    start_minute = dt.datetime.fromtimestamp((started - started % 60_000) / 1000, tz=dt.UTC)
+    cap = start_minute.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    assert state["bookmarks"]["Contact"]["bulk_job"]["bookmark_after"] <= cap
+    sf.commit_transaction(transaction)
+    resumed = run_tap(config, state=state)
+    finished = [
+        s["bookmarks"]["Contact"]["replication_key_value"]
+        for s in resumed.states
+        if "bulk_job" in s["bookmarks"].get("Contact", {})
+        and s["bookmarks"]["Contact"]["bulk_job"] is None
+    ]
+    assert finished[0] <= cap, "the resumed job keeps the cap it was created under"
+    assert {r["Id"]: r["Title"] for r in resumed.records("Contact")}[late] == "Late"
 
 
 def test_sigterm_keeps_the_job_being_read_and_cleans_up_the_rest(

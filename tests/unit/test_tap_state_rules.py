@@ -5,8 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 
-from tap_salesforce_bulk.bookmarks import bookmark_after_job, plan_windows, starting_point
+from tap_salesforce_bulk.bookmarks import (
+    bookmark_after_job,
+    plan_windows,
+    skipped_by_start_date,
+    starting_point,
+)
 from tap_salesforce_bulk.salesforce.limits import Allocation, exhausted_allocation, quota_message
+from tap_salesforce_bulk.salesforce.replication import coverage_window
 from tap_salesforce_bulk.salesforce.retry import parse_retry_after, retry_delay_seconds
 from tap_salesforce_bulk.soql import TimeWindow
 
@@ -29,6 +35,69 @@ def test_bookmark_never_moves_backwards_past_the_window_start() -> None:
     window = TimeWindow("2026-11-28T11:59:00.000Z", None)
     after = bookmark_after_job(window, job_created="2026-11-28T12:00:00.000Z", lag_seconds=300)
     assert after == "2026-11-28T11:59:00.000Z"
+
+
+def test_bookmark_never_passes_latest_date_covered() -> None:
+    # A transaction open since 11:40 holds the bookmark there, whatever the lag allows.
+    window = TimeWindow("2026-11-01T00:00:00.000Z", None)
+    after = bookmark_after_job(
+        window,
+        job_created="2026-11-28T12:00:00.000Z",
+        lag_seconds=300,
+        covered="2026-11-28T11:40:00.000+0000",
+    )
+    assert after == "2026-11-28T11:40:00.000Z"
+
+
+def test_latest_date_covered_later_than_the_lag_limit_changes_nothing() -> None:
+    window = TimeWindow("2026-11-01T00:00:00.000Z", None)
+    after = bookmark_after_job(
+        window,
+        job_created="2026-11-28T12:00:00.000Z",
+        lag_seconds=300,
+        covered="2026-11-28T11:59:00.000Z",
+    )
+    assert after == "2026-11-28T11:55:00.000Z"
+
+
+def test_latest_date_covered_holds_even_windows_that_start_after_it() -> None:
+    # Windows after the first start at the previous window's end; a transaction open since
+    # before that start can still commit rows stamped there.
+    window = TimeWindow("2026-11-20T00:00:00.000Z", "2026-11-27T00:00:00.000Z")
+    after = bookmark_after_job(
+        window,
+        job_created="2026-11-28T12:00:00.000Z",
+        lag_seconds=300,
+        covered="2026-11-15T08:00:00.000Z",
+    )
+    assert after == "2026-11-15T08:00:00.000Z"
+    without = bookmark_after_job(window, job_created="2026-11-28T12:00:00.000Z", lag_seconds=300)
+    assert without == "2026-11-27T00:00:00.000Z"
+
+
+def test_get_updated_window_is_whole_minutes_just_before_now() -> None:
+    start, end = coverage_window(dt.datetime(2026, 11, 28, 12, 34, 56, 789_000, tzinfo=dt.UTC))
+    assert end == dt.datetime(2026, 11, 28, 12, 34, tzinfo=dt.UTC)
+    assert start == dt.datetime(2026, 11, 28, 12, 32, tzinfo=dt.UTC)
+
+
+def test_relative_start_date_never_moves_the_start_past_a_saved_bookmark() -> None:
+    bookmark = "2026-11-10T00:00:00.000Z"
+    week_ago = "2026-11-21T12:00:00.000Z"  # start_date 7d on 2026-11-28
+    assert starting_point(bookmark, week_ago, start_date_relative=True) == bookmark
+    assert skipped_by_start_date(bookmark, week_ago, start_date_relative=True) is None
+    # Without state it still bounds the run; a newer bookmark still wins over it.
+    assert starting_point(None, week_ago, start_date_relative=True) == week_ago
+    newer = "2026-11-27T00:00:00.000Z"
+    assert starting_point(newer, week_ago, start_date_relative=True) == newer
+
+
+def test_absolute_start_date_past_the_bookmark_wins_and_is_reported() -> None:
+    bookmark = "2026-11-10T00:00:00.000Z"
+    assert starting_point(bookmark, "2026-11-21") == "2026-11-21T00:00:00.000Z"
+    assert skipped_by_start_date(bookmark, "2026-11-21") == (bookmark, "2026-11-21T00:00:00.000Z")
+    assert skipped_by_start_date(bookmark, "2026-11-01") is None
+    assert skipped_by_start_date(None, "2026-11-21") is None
 
 
 def test_start_is_the_later_of_bookmark_and_start_date() -> None:
