@@ -26,7 +26,7 @@ from singer_sdk.singerlib import ActivateVersionMessage, SchemaMessage
 from typing_extensions import override
 
 from tap_salesforce_bulk.base import BulkRecordStream
-from tap_salesforce_bulk.salesforce.bulk import JobInfo
+from tap_salesforce_bulk.salesforce.bulk import JobInfo, Operation
 from tap_salesforce_bulk.salesforce.timestamps import parse_datetime
 from tap_salesforce_bulk.schema import FieldSpec, Kind
 from tap_salesforce_bulk.settings import ReconcilePass
@@ -136,8 +136,9 @@ class PatchStream(_SideStream):
             ["Id", *fields],
             described_fields=self.base.spec.fields.keys(),
             described_objects={self.base.name},
+            live_only=self.base.live_only,
         )
-        yield from self.read_whole_query(soql)
+        yield from self.read_whole_query(soql, operation=self.base.operation)
         self.base.record_synced_fields()
 
 
@@ -162,10 +163,18 @@ class IdSetStream(_SideStream):
         """All Ids (a Bulk job of one column), then the ACTIVATE_VERSION that closes the set."""
         if self.ABORT_AT_RECORD_COUNT is not None:
             return
+        # Every live Id: archived activities are live, and only queryAll lists them (with the
+        # deleted rows, which the filter removes).
+        archived = self.base.spec.has_archived_rows
         soql = build_query(
-            self.base.name, ["Id"], described_fields={"Id"}, described_objects={self.base.name}
+            self.base.name,
+            ["Id"],
+            described_fields=self.base.spec.fields.keys(),
+            described_objects={self.base.name},
+            live_only=archived,
         )
-        yield from self.read_whole_query(soql, on_finished=self._take_version)
+        operation = Operation.QUERY_ALL if archived else Operation.QUERY
+        yield from self.read_whole_query(soql, self._take_version, operation)
         version = self._stream_version or self._initialized_at
         self._tap.write_message(ActivateVersionMessage(stream=self.name, version=version))
 

@@ -55,8 +55,17 @@ class SObjectStream(BulkRecordStream):
 
     @property
     def operation(self) -> Operation:
-        """``queryAll`` when deleted rows are wanted."""
-        return Operation.QUERY_ALL if self.runtime.settings.include_deleted else Operation.QUERY
+        """``queryAll`` when deleted rows are wanted, and always for objects with archived rows
+        (Task, Event): ``query`` leaves archived activities out, though they are live records."""
+        if self.runtime.settings.include_deleted or self.spec.has_archived_rows:
+            return Operation.QUERY_ALL
+        return Operation.QUERY
+
+    @property
+    def live_only(self) -> bool:
+        """Whether the query needs ``IsDeleted = false``: ``queryAll`` used only for archived
+        rows also returns deleted ones, which ``include_deleted`` did not ask for."""
+        return self.spec.has_archived_rows and not self.runtime.settings.include_deleted
 
     def selected_fields(self) -> list[str]:
         """Selected fields in describe order; Id, the replication key and IsDeleted always."""
@@ -78,6 +87,7 @@ class SObjectStream(BulkRecordStream):
             replication_key=self.replication_key,
             window=window,
             limit=limit,
+            live_only=self.live_only,
         )
 
     def _saved_job(self) -> dict[str, Any] | None:
@@ -143,7 +153,7 @@ class SObjectStream(BulkRecordStream):
         # A REST query (not Bulk) may sort: it reads one row of an indexed field.
         key = str(self.replication_key)
         soql = self._query([key], TimeWindow()) + f" ORDER BY {key} ASC LIMIT 1"
-        records = query_records(self.runtime.client, soql)
+        records = self._rest_query(soql)
         value = records[0].get(key) if records else None
         return normalize_datetime(str(value)) if value else None
 
@@ -241,12 +251,17 @@ class SObjectStream(BulkRecordStream):
         self.stream_state.update(changes)
         self._tap.state_writer.write_state(self.tap_state)
 
+    def _rest_query(self, soql: str) -> list[dict[str, Any]]:
+        """A small REST query through the resource matching this stream's Bulk operation."""
+        query_all = self.operation is Operation.QUERY_ALL
+        return query_records(self.runtime.client, soql, query_all=query_all)
+
     def sample_records(self, limit: int) -> Iterator[dict[str, Any]]:
         """A few records through the REST query resource, typed like Bulk rows."""
         fields = self.selected_fields()
         soql = self._query(fields, TimeWindow(), limit=limit)
         builder = RecordBuilder(fields, self.spec.fields)
-        for raw in query_records(self.runtime.client, soql)[:limit]:
+        for raw in self._rest_query(soql)[:limit]:
             yield builder.build([_rest_value(raw.get(name)) for name in fields])
 
 

@@ -68,10 +68,7 @@ def _sobject_summary(
 
 def describe_global(org: Org, version: str) -> dict[str, object]:
     """``GET /services/data/vXX.X/sobjects``."""
-    sobjects = [
-        _sobject_summary(version, "Account", "Account", KEY_PREFIXES["Account"]),
-        _sobject_summary(version, "Contact", "Contact", KEY_PREFIXES["Contact"]),
-    ]
+    sobjects = [_sobject_summary(version, name, name, KEY_PREFIXES[name]) for name in org.objects]
     for obj in org.unsupported.values():
         feed = obj.name.endswith("Feed")
         sobjects.append(

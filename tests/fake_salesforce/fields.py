@@ -52,6 +52,7 @@ class FieldSpec:
     defaulted_on_create: bool = False
     default_value: object = None
     system: bool = False  # audit/system fields: not createable, not updateable
+    filterable: bool | None = None  # None: as the type decides (describe ``filterable``)
     group: str = ""  # data generation: which value pool the field reads
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -61,6 +62,19 @@ class FieldSpec:
         return self.type.is_compound
 
     @property
+    def is_filterable(self) -> bool:
+        """Whether SOQL may filter on the field (describe ``filterable``): not long text areas,
+        compound, json or complexvalue fields, unless the field says otherwise."""
+        if self.filterable is not None:
+            return self.filterable
+        ftype = self.type
+        return (
+            not (ftype is FieldType.TEXTAREA and self.length > 255)
+            and not self.is_compound
+            and ftype.csv_serializable
+        )
+
+    @property
     def permissionable(self) -> bool:
         """Whether field-level security can be set on the field (describe ``permissionable``)."""
         return self.nillable and not self.system and self.type is not FieldType.ID
@@ -68,9 +82,7 @@ class FieldSpec:
     def describe(self) -> dict[str, object]:
         """The field's entry in ``/sobjects/{name}/describe`` ``fields``."""
         ftype = self.type
-        filterable = (
-            not (ftype is FieldType.TEXTAREA and self.length > 255) and not self.is_compound
-        )
+        filterable = self.is_filterable
         sortable = filterable and ftype is not FieldType.MULTIPICKLIST
         groupable = (sortable and not ftype.is_numeric) or ftype is FieldType.INT
         creatable = self.updateable and not self.system and not self.calculated
@@ -88,7 +100,12 @@ class FieldSpec:
             "controllerName": None,
             "createable": creatable and ftype is not FieldType.ID,
             "custom": self.custom,
-            "defaultValue": self.default_value,
+            # Real describes give checkboxes their default, false unless set otherwise.
+            "defaultValue": (
+                False
+                if ftype is FieldType.BOOLEAN and self.default_value is None
+                else self.default_value
+            ),
             "defaultValueFormula": None,
             "defaultedOnCreate": self.defaulted_on_create or ftype is FieldType.BOOLEAN,
             "dependentPicklist": False,
@@ -142,6 +159,7 @@ class FieldSpec:
             "unique": self.unique,
             "updateable": creatable and ftype is not FieldType.ID,
             "writeRequiresMasterRead": False,
+            **self.extra,
         }
 
 
@@ -151,8 +169,9 @@ def text(name: str, label: str, length: int, group: str, **kw: Any) -> FieldSpec
 
 
 def textarea(name: str, label: str, length: int, group: str, **kw: Any) -> FieldSpec:
-    """A text area; above 255 characters it is a long text area (not filterable)."""
-    info = "plaintextarea" if length > 255 else None
+    """A text area; above 255 characters it is a long text area (not filterable). Real
+    describes mark both kinds ``extraTypeInfo: plaintextarea`` (rich text: ``richtextarea``)."""
+    info = "plaintextarea"
     return FieldSpec(
         name, FieldType.TEXTAREA, label, length=length, group=group, extra_type_info=info, **kw
     )
