@@ -150,6 +150,24 @@ class JobPipeline:
             self._bulk.delete(ticket.job.id)
         self._fill()
 
+    def discard(self, stream: str) -> None:
+        """A stream gave up: its jobs not yet read are aborted and deleted (a job its state
+        points at is kept for the next run), and later streams' jobs start in their place."""
+        for ticket in self.tickets_for(stream):
+            job = ticket.job
+            if ticket.released:
+                continue
+            ticket.released = True
+            if job is None or job.id in self.keep:
+                continue
+            try:
+                if not self._bulk.job_info(job.id).is_terminal:
+                    self._bulk.abort(job.id)
+                self._bulk.delete(job.id)
+            except SalesforceError as exc:
+                logger.warning("Could not clean up Bulk job %s: %s", job.id, exc)
+        self._fill()
+
     def close(self) -> None:
         """Abort jobs still running and delete finished ones, except those state points at."""
         for ticket in self.tickets:

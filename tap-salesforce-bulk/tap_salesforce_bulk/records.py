@@ -119,7 +119,7 @@ CONVERTERS: dict[Kind, Converter] = {
 # value) costs no Python call; anything unusual falls back to the converters above.
 INLINE_EXPRESSIONS: dict[Kind, str] = {
     Kind.STRING: "{v} or None",
-    Kind.TIME: "(_v if len(_v := {v}) == 13 and _v[12] == 'Z' and _v[8] == '.' else _time(_v))",
+    Kind.TIME: "_time({v})",  # rare: always fully checked
     Kind.BOOLEAN: "_BOOLEANS[{v}]",
     Kind.INTEGER: "(int(_v) if (_v := {v}).isdigit() else _integer(_v))",
     Kind.NUMBER: "(_f if (_v := {v}) and _isfinite(_f := float(_v)) else _number(_v))",

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from tap_salesforce_bulk.jobs import JobPipeline, JobRequest
+from tap_salesforce_bulk.outcomes import ObjectOutcomes
 from tap_salesforce_bulk.salesforce.auth import SalesforceAuthenticator
 from tap_salesforce_bulk.salesforce.bulk import BulkApi
 from tap_salesforce_bulk.salesforce.client import SalesforceClient
@@ -43,6 +44,7 @@ class SyncRuntime:
         self.guard = QuotaGuard(self.client, self.settings.max_api_usage_percent)
         self._planner: Callable[[], Sequence[JobRequest]] = list
         self._pipeline: JobPipeline | None = None
+        self.outcomes = ObjectOutcomes()
 
     def plan_jobs_with(self, planner: Callable[[], Sequence[JobRequest]]) -> None:
         """Name what lists the run's jobs; it is asked once, when the first stream needs a job."""

@@ -24,7 +24,11 @@ from tap_salesforce_bulk.jobs import JobRequest, ResumePoint, Ticket
 from tap_salesforce_bulk.records import RecordBuilder
 from tap_salesforce_bulk.runtime import SyncRuntime, fields_digest
 from tap_salesforce_bulk.salesforce.bulk import JobInfo, Operation
-from tap_salesforce_bulk.salesforce.errors import SalesforceApiError, is_unsupported_object
+from tap_salesforce_bulk.salesforce.errors import (
+    SalesforceError,
+    SalesforceRetriableError,
+    affects_every_object,
+)
 from tap_salesforce_bulk.salesforce.rest import query_records
 from tap_salesforce_bulk.salesforce.timestamps import normalize_datetime
 from tap_salesforce_bulk.schema import ObjectSpec
@@ -44,6 +48,7 @@ class SObjectStream(BulkRecordStream):
         self.replication_key = spec.replication_key
         self.incremental = False
         self.new_fields: list[str] = []
+        self.planning_failure: SalesforceError | SalesforceRetriableError | None = None
 
     @override
     def compare_start_date(self, value: str, start_date_value: str) -> str:
@@ -100,6 +105,17 @@ class SObjectStream(BulkRecordStream):
             value = state.get("replication_key_value")
             return normalize_datetime(str(value)) if value else None
         return None
+
+    def planned_requests(self) -> list[JobRequest]:
+        """This stream's jobs; a failure to plan them is kept for the stream's turn (planning
+        runs for every stream at once, and one object must not stop the others)."""
+        try:
+            return self.plan_requests()
+        except (SalesforceError, SalesforceRetriableError) as exc:
+            if affects_every_object(exc):
+                raise
+            self.planning_failure = exc
+            return []
 
     def plan_requests(self) -> list[JobRequest]:
         """Every job this stream needs this run, in order, resuming a saved job if it fits."""
@@ -166,17 +182,22 @@ class SObjectStream(BulkRecordStream):
             # --test and connection tests: a REST query for a few rows, never a Bulk job.
             yield from self.sample_records(self.ABORT_AT_RECORD_COUNT)
             return
+        try:
+            yield from self._records_of_planned_jobs()
+        except (SalesforceError, SalesforceRetriableError) as exc:
+            # One object's refusal or failure must not stop the others (see ``outcomes``).
+            outcomes = self.runtime.outcomes
+            every_object = self.runtime.settings.syncs_every_object
+            if not outcomes.give_up(self.name, exc, every_object=every_object, logger=self.logger):
+                raise
+            self.runtime.pipeline.discard(self.name)
+
+    def _records_of_planned_jobs(self) -> Iterator[dict[str, Any]]:
         pipeline = self.runtime.pipeline
+        if self.planning_failure is not None:
+            raise self.planning_failure
         for ticket in pipeline.tickets_for(self.name):
-            try:
-                job = pipeline.take(ticket)
-            except SalesforceApiError as exc:
-                every_object = self.runtime.settings.syncs_every_object
-                if not (every_object and is_unsupported_object(exc)):
-                    raise
-                # objects ["*"] means "what Bulk can query": one refusal must not stop the rest.
-                self.logger.warning("%s: skipped, Bulk API 2.0 refuses it (%s)", self.name, exc)
-                return
+            job = pipeline.take(ticket)
             yield from self._read_job(ticket, job)
             pipeline.release(ticket)
         if not self.new_fields:

@@ -38,12 +38,15 @@ def _picklist(name: str, label: str, values: tuple[str, ...], **kw: object) -> F
     )
 
 
-def _polymorphic(name: str, label: str, targets: tuple[str, ...], relationship: str) -> FieldSpec:
+def _polymorphic(
+    name: str, label: str, targets: tuple[str, ...], relationship: str, *, nillable: bool = True
+) -> FieldSpec:
     return FieldSpec(
         name,
         T.REFERENCE,
         label,
         length=18,
+        nillable=nillable,
         reference_to=targets,
         relationship_name=relationship,
         group=LINKS,
@@ -87,7 +90,7 @@ TASK_FIELDS: tuple[FieldSpec, ...] = (
     _picklist("Status", "Status", TASK_STATUSES, nillable=False),
     _picklist("Priority", "Priority", TASK_PRIORITIES, nillable=False),
     simple("IsHighPriority", "High Priority", T.BOOLEAN, ACTIVITY, nillable=False, system=True),
-    _polymorphic("OwnerId", "Assigned To ID", ("Group", "User"), "Owner"),
+    _polymorphic("OwnerId", "Assigned To ID", ("Group", "User"), "Owner", nillable=False),
     textarea("Description", "Description", LONG_DESCRIPTION_LENGTH, ACTIVITY),
     reference("AccountId", "Account ID", "Account", "Account", LINKS, system=True),
     simple("IsClosed", "Closed", T.BOOLEAN, ACTIVITY, nillable=False, system=True),
@@ -117,7 +120,7 @@ EVENT_FIELDS: tuple[FieldSpec, ...] = (
     simple("EndDate", "End Date Only", T.DATE, ACTIVITY, system=True),
     textarea("Description", "Description", LONG_DESCRIPTION_LENGTH, ACTIVITY),
     reference("AccountId", "Account ID", "Account", "Account", LINKS, system=True),
-    _polymorphic("OwnerId", "Assigned To ID", ("Calendar", "User"), "Owner"),
+    _polymorphic("OwnerId", "Assigned To ID", ("Calendar", "User"), "Owner", nillable=False),
     simple("IsPrivate", "Private", T.BOOLEAN, ACTIVITY, nillable=False),
     _picklist("ShowAs", "Show Time As", ("Busy", "OutOfOffice", "Free")),
     simple("IsChild", "Is Child", T.BOOLEAN, ACTIVITY, nillable=False, system=True),
