@@ -65,9 +65,9 @@ def test_an_unfilterable_replication_key_does_not_fail_the_second_run(
     assert second.returncode == 0, second.stderr[-3000:]
     history = list(sf.truth("ActivityFieldHistory"))
     assert len(second.records("ActivityFieldHistory")) == len(history), "read in full each run"
-    assert not any(
-        "ActivityFieldHistory WHERE" in q for q in sf.counters["queries"]
-    ), "no filter on a field describe calls unfilterable"
+    assert not any("ActivityFieldHistory WHERE" in q for q in sf.counters["queries"]), (
+        "no filter on a field describe calls unfilterable"
+    )
 
 
 def test_a_failed_object_ends_alone_keeps_its_safe_point_and_the_run_exits_1(
@@ -75,9 +75,7 @@ def test_a_failed_object_ends_alone_keeps_its_safe_point_and_the_run_exits_1(
 ) -> None:
     # Account's second window fails; its first window is done, Contact is untouched by it.
     sf.inject(faults.JobFails(nth=2, error_message="InternalServerError : query timed out"))
-    config = tap_config(
-        sf, objects=["Account", "Contact"], window_days=365, reconcile=["deletes"]
-    )
+    config = tap_config(sf, objects=["Account", "Contact"], window_days=365, reconcile=["deletes"])
     run = run_tap(config, check=False)
     assert run.returncode == 1
     contacts = {r["Id"] for r in run.records("Contact")}
