@@ -70,3 +70,16 @@ def test_reconcile_deletes_never_marks_archived_activities_deleted_in_postgresql
     assert any(row["is_archived"] for row in rows), "the org has archived tasks"
     marked = {row["salesforce_id"] for row in rows if row["_sdc_deleted_at"] is not None}
     assert not marked & live, f"{len(marked & live)} live (archived) tasks marked deleted"
+
+
+def test_windows_start_at_the_oldest_activity_archived_ones_included(sf: FakeSalesforce) -> None:
+    # The window plan starts at the oldest SystemModstamp a query finds; make an archived task
+    # the oldest, so a plan from query (not queryAll) would start after it and never read it.
+    archived = next(row for row in sf.truth("Task") if row["IsArchived"] == "true")
+    sf.update_records("Task", ids=[str(archived["Id"])], system_modstamp="2020-01-01T00:00:00Z")
+    oldest = min(sf.truth("Task"), key=lambda row: str(row["SystemModstamp"]))
+    assert oldest["Id"] == archived["Id"]
+    assert oldest["IsArchived"] == "true"
+    run = run_tap(tap_config(sf, objects=["Task"], window_days=365))
+    assert oldest["Id"] in {record["Id"] for record in run.records("Task")}
+    assert len(run.records("Task")) == len(list(sf.truth("Task")))
