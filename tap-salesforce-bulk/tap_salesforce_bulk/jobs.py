@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from tap_salesforce_bulk.salesforce.bulk import BulkApi, JobInfo, JobState, Operation
-from tap_salesforce_bulk.salesforce.errors import SalesforceError
+from tap_salesforce_bulk.salesforce.errors import SalesforceError, SalesforceRetriableError
 from tap_salesforce_bulk.salesforce.limits import QuotaGuard
 from tap_salesforce_bulk.soql import TimeWindow
 
@@ -81,8 +81,8 @@ class JobPipeline:
             self._next_to_create += 1
             try:
                 self._create(ticket)
-            except SalesforceError as exc:
-                ticket.failure = exc  # raised when the stream reaches this ticket
+            except (SalesforceError, SalesforceRetriableError) as exc:
+                ticket.failure = exc  # raised when its own stream reaches this ticket
                 return
 
     def _create(self, ticket: Ticket) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from tap_salesforce_bulk.jobs import JobPipeline, JobRequest
 from tap_salesforce_bulk.records import RecordBuilder, RecordValueError
+from tap_salesforce_bulk.salesforce.bulk import JobInfo, JobState, Operation
 from tap_salesforce_bulk.salesforce.errors import (
     ApiFailure,
     BulkJobError,
@@ -15,6 +17,7 @@ from tap_salesforce_bulk.salesforce.errors import (
     refusal_reason,
 )
 from tap_salesforce_bulk.schema import Kind, build_object_spec
+from tap_salesforce_bulk.soql import TimeWindow
 
 JOBS = "/services/data/v64.0/jobs/query"
 
@@ -143,3 +146,31 @@ def test_json_and_complexvalue_fields_are_left_out_with_the_reason() -> None:
     assert "CSV" in spec.left_out["P"]
     assert spec.fields["A"].kind is Kind.STRING
     assert spec.fields["G"].kind is Kind.STRING
+
+
+class _CreatesAccountJobsOnly:
+    """The Bulk calls the job pipeline makes: Contact's job cannot be created (retries ran out)."""
+
+    client = type("Client", (), {"api_version": "64.0"})()
+
+    def create_query_job(self, soql: str, operation: Operation) -> JobInfo:
+        if "FROM Contact" in soql:
+            raise SalesforceRetriableError("HTTP 503 on /services/data/v64.0/jobs/query")
+        return JobInfo("7505g000000001AAA", JobState.UPLOAD_COMPLETE, None, None, None, "64.0")
+
+
+class _NoQuota:
+    def check_before_job(self) -> None:
+        """Every job may be created."""
+
+
+def test_a_job_created_ahead_that_fails_is_charged_to_its_own_object() -> None:
+    pipeline = JobPipeline(_CreatesAccountJobsOnly(), _NoQuota(), 3)  # type: ignore[arg-type]
+    pipeline.plan(
+        JobRequest(name, f"SELECT Id FROM {name}", Operation.QUERY, TimeWindow())  # noqa: S608
+        for name in ("Account", "Contact")
+    )
+    # Taking Account's job also creates Contact's ahead; its failure waits for Contact's turn.
+    assert pipeline.take(pipeline.tickets_for("Account")[0]).id == "7505g000000001AAA"
+    with pytest.raises(SalesforceRetriableError):
+        pipeline.take(pipeline.tickets_for("Contact")[0])
