@@ -77,7 +77,13 @@ def _id(label: str) -> FieldSpec:
 
 def _subject() -> FieldSpec:
     return FieldSpec(
-        "Subject", T.COMBOBOX, "Subject", length=255, picklist=SUBJECTS, group=ACTIVITY
+        "Subject",
+        T.COMBOBOX,
+        "Subject",
+        length=255,
+        picklist=SUBJECTS,
+        group=ACTIVITY,
+        name_field=True,
     )
 
 
@@ -95,7 +101,7 @@ TASK_FIELDS: tuple[FieldSpec, ...] = (
     reference("AccountId", "Account ID", "Account", "Account", LINKS, system=True),
     simple("IsClosed", "Closed", T.BOOLEAN, ACTIVITY, nillable=False, system=True),
     *_audit(),
-    simple("CallDurationInSeconds", "Call Duration", T.INT, ACTIVITY),
+    simple("CallDurationInSeconds", "Call Duration", T.INT, ACTIVITY, digits=8),
     _picklist("CallType", "Call Type", ("Internal", "Inbound", "Outbound")),
     text("CallDisposition", "Call Result", 255, ACTIVITY),
     text("CallObject", "Call Object Identifier", 255, ACTIVITY),
@@ -114,7 +120,7 @@ EVENT_FIELDS: tuple[FieldSpec, ...] = (
     simple("IsAllDayEvent", "All-Day Event", T.BOOLEAN, ACTIVITY, nillable=False),
     simple("ActivityDateTime", "Due Date Time", T.DATETIME, ACTIVITY),
     simple("ActivityDate", "Due Date Only", T.DATE, ACTIVITY),
-    simple("DurationInMinutes", "Duration", T.INT, ACTIVITY),
+    simple("DurationInMinutes", "Duration", T.INT, ACTIVITY, digits=8),
     simple("StartDateTime", "Start Date Time", T.DATETIME, ACTIVITY),
     simple("EndDateTime", "End Date Time", T.DATETIME, ACTIVITY),
     simple("EndDate", "End Date Only", T.DATE, ACTIVITY, system=True),
@@ -122,15 +128,29 @@ EVENT_FIELDS: tuple[FieldSpec, ...] = (
     reference("AccountId", "Account ID", "Account", "Account", LINKS, system=True),
     _polymorphic("OwnerId", "Assigned To ID", ("Calendar", "User"), "Owner", nillable=False),
     simple("IsPrivate", "Private", T.BOOLEAN, ACTIVITY, nillable=False),
-    _picklist("ShowAs", "Show Time As", ("Busy", "OutOfOffice", "Free")),
+    _picklist("ShowAs", "Show Time As", ("Busy", "OutOfOffice", "Free"), defaulted_on_create=True),
     simple("IsChild", "Is Child", T.BOOLEAN, ACTIVITY, nillable=False, system=True),
     simple("IsGroupEvent", "Is Group Event", T.BOOLEAN, ACTIVITY, nillable=False, system=True),
-    _picklist("GroupEventType", "Group Event Type", ("0", "1", "2", "3"), system=True),
+    _picklist(
+        "GroupEventType",
+        "Group Event Type",
+        ("0", "1", "2", "3"),
+        system=True,
+        defaulted_on_create=True,
+    ),
     *_audit(),
     simple(
-        "IsRecurrence", "Create Recurring Series of Events", T.BOOLEAN, ACTIVITY, nillable=False
+        "IsRecurrence",
+        "Create Recurring Series of Events",
+        T.BOOLEAN,
+        ACTIVITY,
+        nillable=False,
+        updateable=False,
+        extra={"createable": True},  # set on create, never changed
     ),
     simple("ReminderDateTime", "Reminder Date/Time", T.DATETIME, ACTIVITY),
     simple("IsReminderSet", "Reminder Set", T.BOOLEAN, ACTIVITY, nillable=False),
-    _picklist("EventSubtype", "Event Subtype", ("Event",)),
+    _picklist(
+        "EventSubtype", "Event Subtype", ("Event",), updateable=False, extra={"createable": True}
+    ),
 )

@@ -17,7 +17,12 @@ from tests.fake_salesforce.vocabulary import FieldType
 PHONE_LENGTH = 40
 EMAIL_LENGTH = 80
 URL_LENGTH = 255
-PICKLIST_LENGTH = 255
+PICKLIST_LENGTH = 255  # custom picklists
+STANDARD_PICKLIST_LENGTH = 40  # standard picklists, as real describes give them (most of them)
+FILLED_ON_CREATE = frozenset(
+    {"Id", "OwnerId", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById",
+     "SystemModstamp"}
+)  # fmt: skip
 LONG_TEXT_AREA_LENGTH = 32_000
 LONG_TEXT_AREA_MAX_LENGTH = 131_072
 ID_LENGTH = 18
@@ -84,11 +89,22 @@ class FieldSpec:
         ftype = self.type
         filterable = self.is_filterable
         sortable = filterable and ftype is not FieldType.MULTIPICKLIST
-        groupable = (sortable and not ftype.is_numeric) or ftype is FieldType.INT
-        creatable = self.updateable and not self.system and not self.calculated
-        byte_length = self.length * 3 if ftype.is_text else 0
+        groupable = (
+            sortable and not ftype.is_numeric and ftype is not FieldType.DATETIME
+        ) or ftype is FieldType.INT
+        creatable = (
+            self.updateable and not self.system and not self.calculated and not self.is_compound
+        )
+        # Ids are ASCII: real describes give id and reference fields byteLength 18.
+        byte_length = (
+            self.length
+            if ftype in (FieldType.ID, FieldType.REFERENCE)
+            else self.length * 3
+            if ftype.is_text
+            else 0
+        )
         return {
-            "aggregatable": sortable,
+            "aggregatable": sortable and ftype is not FieldType.BOOLEAN,
             "aiPredictionField": False,
             "autoNumber": False,
             "byteLength": byte_length,
@@ -107,7 +123,10 @@ class FieldSpec:
                 else self.default_value
             ),
             "defaultValueFormula": None,
-            "defaultedOnCreate": self.defaulted_on_create or ftype is FieldType.BOOLEAN,
+            # Salesforce fills the Id, the audit fields and the owner on create.
+            "defaultedOnCreate": self.defaulted_on_create
+            or ftype is FieldType.BOOLEAN
+            or self.name in FILLED_ON_CREATE,
             "dependentPicklist": False,
             "deprecatedAndHidden": False,
             "digits": self.digits,
@@ -115,7 +134,8 @@ class FieldSpec:
             "encrypted": False,
             "externalId": self.external_id,
             "extraTypeInfo": self.extra_type_info,
-            "filterable": filterable,
+            # Real describes call address compounds filterable (DISTANCE() filters on them).
+            "filterable": filterable or (self.is_compound and self.filterable is None),
             "filteredLookupInfo": None,
             "formulaTreatNullNumberAsZero": False,
             "groupable": groupable,
@@ -177,10 +197,19 @@ def textarea(name: str, label: str, length: int, group: str, **kw: Any) -> Field
     )
 
 
-def picklist(name: str, label: str, values: tuple[str, ...], group: str, **kw: Any) -> FieldSpec:
-    """A single-select picklist."""
+def picklist(
+    name: str,
+    label: str,
+    values: tuple[str, ...],
+    group: str,
+    length: int | None = None,
+    **kw: Any,
+) -> FieldSpec:
+    """A single-select picklist: 255 long when custom, 40 when standard unless given."""
+    if length is None:
+        length = PICKLIST_LENGTH if kw.get("custom") else STANDARD_PICKLIST_LENGTH
     return FieldSpec(
-        name, FieldType.PICKLIST, label, length=PICKLIST_LENGTH, picklist=values, group=group, **kw
+        name, FieldType.PICKLIST, label, length=length, picklist=values, group=group, **kw
     )
 
 
