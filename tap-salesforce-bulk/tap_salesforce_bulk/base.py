@@ -225,7 +225,10 @@ class BulkRecordStream(Stream):
         )
 
     def read_whole_query(
-        self, soql: str, on_finished: Callable[[JobInfo], None] | None = None
+        self,
+        soql: str,
+        on_finished: Callable[[JobInfo], None] | None = None,
+        operation: Operation = Operation.QUERY,
     ) -> Iterator[dict[str, Any]]:
         """Run one query job to the end and yield its typed records; no state, no resume.
 
@@ -235,7 +238,7 @@ class BulkRecordStream(Stream):
         """
         bulk = self.runtime.bulk
         self.runtime.guard.check_before_job()
-        job = bulk.create_query_job(soql, Operation.QUERY)
+        job = bulk.create_query_job(soql, operation)
         self.logger.info("%s: created Bulk job %s: %s", self.name, job.id, soql[:300])
         try:
             info, progress = self.wait_for_job(job.id)

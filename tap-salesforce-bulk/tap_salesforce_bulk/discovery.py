@@ -10,8 +10,9 @@ from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from tap_salesforce_bulk.known_objects import KNOWN_UNREADABLE
 from tap_salesforce_bulk.salesforce.client import SalesforceClient
-from tap_salesforce_bulk.salesforce.errors import SalesforceApiError
+from tap_salesforce_bulk.salesforce.errors import SalesforceApiError, affects_every_object
 from tap_salesforce_bulk.salesforce.rest import describe_global, describe_sobject
 from tap_salesforce_bulk.schema import ObjectSpec, build_object_spec
 from tap_salesforce_bulk.settings import ALL_OBJECTS, SettingError
@@ -63,7 +64,15 @@ def bulk_queryable(sobject: dict[str, Any]) -> bool:
 def resolve_object_names(client: SalesforceClient, configured: Sequence[str]) -> list[str]:
     """The configured names, or every Bulk-queryable object for ``["*"]``; names are checked."""
     if list(configured) == [ALL_OBJECTS]:
-        names = sorted(str(o["name"]) for o in describe_global(client) if bulk_queryable(o))
+        queryable = sorted(str(o["name"]) for o in describe_global(client) if bulk_queryable(o))
+        unreadable = [name for name in queryable if name in KNOWN_UNREADABLE]
+        if unreadable:
+            logger.warning(
+                "objects ['*']: skipping %s: Salesforce does not let a plain query read them "
+                "(known to need a filter on one Id, or queryable only inside another query)",
+                ", ".join(unreadable),
+            )
+        names = [name for name in queryable if name not in KNOWN_UNREADABLE]
         logger.info("objects ['*']: %d objects Bulk API 2.0 can query", len(names))
         return names
     bad = [name for name in configured if not API_NAME.match(str(name))]
@@ -87,15 +96,30 @@ def describe_object(client: SalesforceClient, name: str) -> dict[str, Any]:
         raise
 
 
+def _described(client: SalesforceClient, name: str, *, every_object: bool) -> dict[str, Any] | None:
+    """The object's describe; with ``["*"]``, None (and a warning) when this user cannot
+    describe an object the global describe listed."""
+    try:
+        return describe_object(client, name)
+    except (SettingError, SalesforceApiError) as exc:
+        if not every_object or (isinstance(exc, SalesforceApiError) and affects_every_object(exc)):
+            raise
+        logger.warning("%s: skipped, Salesforce refused its describe (%s)", name, exc)
+        return None
+
+
 def discover_object_specs(
     client: SalesforceClient, configured: Sequence[str], *, include_formula_fields: bool
 ) -> list[ObjectSpec]:
     """Describe each object (a few at a time) and turn it into an :class:`ObjectSpec`."""
     names = resolve_object_names(client, configured)
+    every_object = list(configured) == [ALL_OBJECTS]
     with ThreadPoolExecutor(max_workers=DESCRIBE_PARALLELISM) as pool:
-        describes = list(pool.map(lambda n: describe_object(client, n), names))
+        described = list(
+            pool.map(lambda n: _described(client, n, every_object=every_object), names)
+        )
     specs = []
-    for describe in describes:
+    for describe in (d for d in described if d is not None):
         if not describe.get("queryable", True):
             logger.warning("%s is not queryable for this user; skipping it", describe.get("name"))
             continue

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from tap_salesforce_bulk.salesforce.bulk import BulkApi, JobInfo, JobState, Operation
-from tap_salesforce_bulk.salesforce.errors import SalesforceError
+from tap_salesforce_bulk.salesforce.errors import SalesforceError, SalesforceRetriableError
 from tap_salesforce_bulk.salesforce.limits import QuotaGuard
 from tap_salesforce_bulk.soql import TimeWindow
 
@@ -91,8 +91,8 @@ class JobPipeline:
             self._next_to_create += 1
             try:
                 self._create(ticket)
-            except SalesforceError as exc:
-                ticket.failure = exc  # raised when the stream reaches this ticket
+            except (SalesforceError, SalesforceRetriableError) as exc:
+                ticket.failure = exc  # raised when its own stream reaches this ticket
                 return
 
     def _create(self, ticket: Ticket) -> None:
@@ -159,6 +159,24 @@ class JobPipeline:
         if ticket.job is not None:
             self.keep.discard(ticket.job.id)
             self._bulk.delete(ticket.job.id)
+        self._fill()
+
+    def discard(self, stream: str) -> None:
+        """A stream gave up: its jobs not yet read are aborted and deleted (a job its state
+        points at is kept for the next run), and later streams' jobs start in their place."""
+        for ticket in self.tickets_for(stream):
+            job = ticket.job
+            if ticket.released:
+                continue
+            ticket.released = True
+            if job is None or job.id in self.keep:
+                continue
+            try:
+                if not self._bulk.job_info(job.id).is_terminal:
+                    self._bulk.abort(job.id)
+                self._bulk.delete(job.id)
+            except SalesforceError as exc:
+                logger.warning("Could not clean up Bulk job %s: %s", job.id, exc)
         self._fill()
 
     def close(self) -> None:

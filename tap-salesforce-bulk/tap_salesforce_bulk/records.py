@@ -5,7 +5,7 @@ The tap types values itself (the SDK's conformance is off for speed, and it woul
 percent values become floats: Salesforce writes them with Java's ``Double.toString`` (``23.0``,
 ``1.6147805824397E13``), so a double holds exactly what was sent and prints back the shortest text
 for it. Integers are also read from ``23.0``; datetimes leave in the one canonical format of
-:mod:`timestamps`.
+:mod:`timestamps`; time values are checked and leave as ``HH:mm:ss.SSSZ``.
 """
 
 from __future__ import annotations
@@ -81,6 +81,20 @@ def _date(value: str) -> str | None:
         raise RecordValueError(f"'{value[:40]}' is not a date") from None
 
 
+def _time(value: str) -> str | None:
+    """A time field: Bulk writes ``HH:mm:ss.SSSZ`` (no date, no time zone); any other spelling
+    of a time of day is rewritten to it, anything else is an error."""
+    if not value:
+        return None
+    try:
+        parsed = dt.time.fromisoformat(value.removesuffix("Z"))
+    except ValueError:
+        raise RecordValueError(f"'{value[:40]}' is not a time of day") from None
+    if parsed.tzinfo is not None:
+        raise RecordValueError(f"'{value[:40]}' is not a time of day") from None
+    return f"{parsed.strftime('%H:%M:%S')}.{parsed.microsecond // 1000:03d}Z"
+
+
 def _datetime(value: str) -> str | None:
     if not value:
         return None
@@ -92,7 +106,7 @@ def _datetime(value: str) -> str | None:
 
 CONVERTERS: dict[Kind, Converter] = {
     Kind.STRING: _string,
-    Kind.TIME: _string,
+    Kind.TIME: _time,
     Kind.BOOLEAN: _boolean,
     Kind.INTEGER: _integer,
     Kind.NUMBER: _number,
@@ -105,7 +119,7 @@ CONVERTERS: dict[Kind, Converter] = {
 # value) costs no Python call; anything unusual falls back to the converters above.
 INLINE_EXPRESSIONS: dict[Kind, str] = {
     Kind.STRING: "{v} or None",
-    Kind.TIME: "{v} or None",
+    Kind.TIME: "_time({v})",  # rare: always fully checked
     Kind.BOOLEAN: "_BOOLEANS[{v}]",
     Kind.INTEGER: "(int(_v) if (_v := {v}).isdigit() else _integer(_v))",
     Kind.NUMBER: "(_f if (_v := {v}) and _isfinite(_f := float(_v)) else _number(_v))",
@@ -118,6 +132,7 @@ _NAMESPACE: dict[str, Any] = {
     "_integer": _integer,
     "_number": _number,
     "_date": _date,
+    "_time": _time,
     "_datetime": _datetime,
 }
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from tap_salesforce_bulk.coverage import ReplicationCoverage
 from tap_salesforce_bulk.jobs import JobPipeline, JobRequest
+from tap_salesforce_bulk.outcomes import ObjectOutcomes
 from tap_salesforce_bulk.salesforce.auth import SalesforceAuthenticator
 from tap_salesforce_bulk.salesforce.bulk import BulkApi
 from tap_salesforce_bulk.salesforce.client import SalesforceClient
@@ -45,6 +46,7 @@ class SyncRuntime:
         self.coverage = ReplicationCoverage(self.client, lag_seconds=self.settings.lag_seconds)
         self._planner: Callable[[], Sequence[JobRequest]] = list
         self._pipeline: JobPipeline | None = None
+        self.outcomes = ObjectOutcomes()
 
     def plan_jobs_with(self, planner: Callable[[], Sequence[JobRequest]]) -> None:
         """Name what lists the run's jobs; it is asked once, when the first stream needs a job."""

@@ -39,7 +39,14 @@ SALESFORCE_TYPE_KINDS: dict[str, Kind] = {
             "url",
             "textarea",
             "combobox",
+            # Classic encrypted text: masked (****1234) unless the user may view encrypted data.
             "encryptedstring",
+            # A data category group's unique name.
+            "datacategorygroupreference",
+            # "Any value of the following types: String, Picklist, Boolean, Integer, Double,
+            # Percent, ID, Date, DateTime, URL, or Email": Bulk writes each as its own text, so
+            # text is the one type that keeps every value as sent.
+            "anytype",
         ),
         Kind.STRING,
     ),
@@ -54,13 +61,18 @@ SALESFORCE_TYPE_KINDS: dict[str, Kind] = {
     "time": Kind.TIME,
 }
 
-# Bulk API 2.0 cannot query compound fields (their components are queried instead) nor base64.
+# Bulk API 2.0 cannot query compound fields (their components are queried instead) nor base64,
+# and cannot write json or complexvalue values into CSV ("Cannot serialize value for '...' in
+# CSV format", as singer-io/tap-salesforce's Blacklisting.md records for such fields).
 # https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/queries.htm
 UNSUPPORTED_TYPES: dict[str, str] = {
     "address": "compound address field (its component fields are kept)",
     "location": "compound geolocation field (its __Latitude__s/__Longitude__s are kept)",
     "base64": "base64 field (Bulk API 2.0 cannot return file bodies)",
+    "json": "json field (Bulk API 2.0 cannot write it into CSV)",
+    "complexvalue": "complexvalue field (Bulk API 2.0 cannot write it into CSV)",
 }
+ENCRYPTED_TYPE = "encryptedstring"
 
 # Preferred incremental keys, best first: SystemModstamp moves on every change, including
 # system-driven ones that LastModifiedDate misses.
@@ -75,6 +87,7 @@ class FieldSpec:
     salesforce_type: str
     kind: Kind
     calculated: bool = False
+    filterable: bool = True  # describe ``filterable``: may a WHERE clause name it
 
 
 @dataclass
@@ -87,6 +100,8 @@ class ObjectSpec:
     left_out: dict[str, str] = field(default_factory=dict)
     # Describe's "replicateable": getUpdated answers for this object (see coverage.py).
     replicateable: bool = True
+    # Task and Event: archived rows exist, and only queryAll returns them.
+    has_archived_rows: bool = False
 
     @property
     def schema(self) -> dict[str, Any]:
@@ -141,7 +156,8 @@ def build_object_spec(
                 sf_type,
             )
             kind = Kind.STRING
-        fields[field_name] = FieldSpec(field_name, sf_type, kind, calculated)
+        filterable = raw.get("filterable", True) is not False
+        fields[field_name] = FieldSpec(field_name, sf_type, kind, calculated, filterable)
     if "Id" not in fields:
         msg = f"{name} has no Id field in its describe; it cannot be synced with a key"
         raise ValueError(msg)
@@ -153,16 +169,32 @@ def build_object_spec(
             len(left_out),
             "; ".join(f"{f} ({why})" for f, why in sorted(left_out.items())),
         )
+    encrypted = [f.name for f in fields.values() if f.salesforce_type == ENCRYPTED_TYPE]
+    if encrypted:
+        logger.warning(
+            "%s: %s encrypted text; Salesforce sends masked values (such as ****1234) unless the "
+            "integration user has the View Encrypted Data permission",
+            name,
+            ", ".join(encrypted) + (" is" if len(encrypted) == 1 else " are"),
+        )
     return ObjectSpec(
         name=name,
         fields=fields,
         replication_key=choose_replication_key(fields.values()),
         left_out=left_out,
         replicateable=bool(describe.get("replicateable", True)),
+        # "You cannot use query() as it automatically filters out all records where isArchived
+        # is set to true": https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_queryall.htm
+        has_archived_rows={"IsArchived", "IsDeleted"} <= fields.keys(),
     )
 
 
 def choose_replication_key(fields: Iterable[FieldSpec]) -> str | None:
-    """SystemModstamp, else LastModifiedDate, else CreatedDate, else None (full table)."""
-    datetimes = {f.name for f in fields if f.kind is Kind.DATETIME}
+    """SystemModstamp, else LastModifiedDate, else CreatedDate, else None (full table).
+
+    Only a field describe calls filterable: some objects (ActivityFieldHistory) describe their
+    SystemModstamp as not filterable and refuse ``WHERE SystemModstamp >= ...``, which would
+    fail every run after the first (airbytehq/airbyte#62877).
+    """
+    datetimes = {f.name for f in fields if f.kind is Kind.DATETIME and f.filterable}
     return next((c for c in REPLICATION_KEY_CANDIDATES if c in datetimes), None)

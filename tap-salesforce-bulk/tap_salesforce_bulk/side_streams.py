@@ -18,7 +18,7 @@ two small tables (Ids plus a few columns), which harms nothing and can be joined
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable
+from collections.abc import Generator, Iterable, Iterator
 from typing import Any
 
 from singer_sdk import Tap
@@ -26,7 +26,8 @@ from singer_sdk.singerlib import ActivateVersionMessage, SchemaMessage
 from typing_extensions import override
 
 from tap_salesforce_bulk.base import BulkRecordStream
-from tap_salesforce_bulk.salesforce.bulk import JobInfo
+from tap_salesforce_bulk.salesforce.bulk import JobInfo, Operation
+from tap_salesforce_bulk.salesforce.errors import SalesforceError, SalesforceRetriableError
 from tap_salesforce_bulk.salesforce.timestamps import parse_datetime
 from tap_salesforce_bulk.schema import FieldSpec, Kind
 from tap_salesforce_bulk.settings import ReconcilePass
@@ -76,10 +77,12 @@ class _SideStream(BulkRecordStream):
     @property  # type: ignore[explicit-override]  # marked below; mypy misses it with a setter
     @override
     def selected(self) -> bool:
-        """Follows the base stream (catalog selection of side streams is ignored)."""
+        """Follows the base stream (catalog selection of side streams is ignored); never for an
+        object this run skipped or gave up on."""
         if self._forced is not None:
             return self._forced
-        return self.base.selected and self.has_work()
+        gave_up = self.runtime.outcomes.gave_up_on(self.base.name)
+        return self.base.selected and not gave_up and self.has_work()
 
     @selected.setter
     @override
@@ -88,6 +91,25 @@ class _SideStream(BulkRecordStream):
 
     def has_work(self) -> bool:
         """Whether this run has anything to send."""
+        raise NotImplementedError
+
+    @override
+    def get_records(self, context: Any) -> Iterable[dict[str, Any]]:
+        """This stream's records; a failure ends the base object, not the run (``outcomes``)."""
+        if self.ABORT_AT_RECORD_COUNT is not None:
+            return
+        try:
+            yield from self.side_records()
+        except (SalesforceError, SalesforceRetriableError) as exc:
+            outcomes = self.runtime.outcomes
+            every_object = self.runtime.settings.syncs_every_object
+            if not outcomes.give_up(
+                self.base.name, exc, every_object=every_object, logger=self.logger
+            ):
+                raise
+
+    def side_records(self) -> Iterator[dict[str, Any]]:
+        """The records to send."""
         raise NotImplementedError
 
 
@@ -115,10 +137,8 @@ class PatchStream(_SideStream):
         return bool(self.patch_fields())
 
     @override
-    def get_records(self, context: Any) -> Iterable[dict[str, Any]]:
+    def side_records(self) -> Iterator[dict[str, Any]]:
         """Every row's Id and patch fields; then the base stream records its fields as synced."""
-        if self.ABORT_AT_RECORD_COUNT is not None:
-            return
         fields = self.patch_fields()
         new = [f for f in fields if f in self.base.new_fields]
         self.logger.info(
@@ -136,8 +156,9 @@ class PatchStream(_SideStream):
             ["Id", *fields],
             described_fields=self.base.spec.fields.keys(),
             described_objects={self.base.name},
+            live_only=self.base.live_only,
         )
-        yield from self.read_whole_query(soql)
+        yield from self.read_whole_query(soql, operation=self.base.operation)
         self.base.record_synced_fields()
 
 
@@ -158,14 +179,21 @@ class IdSetStream(_SideStream):
         return None  # records carry a version: the SDK's path writes it
 
     @override
-    def get_records(self, context: Any) -> Iterable[dict[str, Any]]:
-        """All Ids (a Bulk job of one column), then the ACTIVATE_VERSION that closes the set."""
-        if self.ABORT_AT_RECORD_COUNT is not None:
-            return
+    def side_records(self) -> Iterator[dict[str, Any]]:
+        """All Ids (a Bulk job of one column), then the ACTIVATE_VERSION that closes the set
+        (never after a failure: an incomplete set would mark live rows deleted)."""
+        # Every live Id: archived activities are live, and only queryAll lists them (with the
+        # deleted rows, which the filter removes).
+        archived = self.base.spec.has_archived_rows
         soql = build_query(
-            self.base.name, ["Id"], described_fields={"Id"}, described_objects={self.base.name}
+            self.base.name,
+            ["Id"],
+            described_fields=self.base.spec.fields.keys(),
+            described_objects={self.base.name},
+            live_only=archived,
         )
-        yield from self.read_whole_query(soql, on_finished=self._take_version)
+        operation = Operation.QUERY_ALL if archived else Operation.QUERY
+        yield from self.read_whole_query(soql, self._take_version, operation)
         version = self._stream_version or self._initialized_at
         self._tap.write_message(ActivateVersionMessage(stream=self.name, version=version))
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from tap_salesforce_bulk.salesforce.timestamps import soql_datetime_literal
 
 API_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+DELETED_FIELD = "IsDeleted"
 
 
 class UnsafeNameError(ValueError):
@@ -28,6 +29,11 @@ def checked_name(name: str, known: Collection[str]) -> str:
         msg = f"'{name}' is not a field or object that describe returned"
         raise UnsafeNameError(msg)
     return name
+
+
+def soql_boolean(value: bool) -> str:
+    """A SOQL boolean literal: ``true`` or ``false``, never quoted."""
+    return "true" if value else "false"
 
 
 @dataclass(frozen=True)
@@ -47,11 +53,17 @@ def build_query(
     replication_key: str | None = None,
     window: TimeWindow | None = None,
     limit: int | None = None,
+    live_only: bool = False,
 ) -> str:
-    """``SELECT f1, f2 FROM Obj [WHERE rk >= start AND rk < end] [LIMIT n]``."""
+    """``SELECT f1, f2 FROM Obj [WHERE [IsDeleted = false AND] rk >= start AND rk < end]
+    [LIMIT n]``; ``live_only`` is for queryAll, which also returns deleted rows."""
     select = ", ".join(checked_name(name, described_fields) for name in fields)
     text = f"SELECT {select} FROM {checked_name(sobject, described_objects)}"  # noqa: S608 - described names only
     conditions: list[str] = []
+    if live_only:
+        conditions.append(
+            f"{checked_name(DELETED_FIELD, described_fields)} = {soql_boolean(False)}"
+        )
     if window is not None and replication_key is not None:
         key = checked_name(replication_key, described_fields)
         if window.start is not None:

@@ -30,7 +30,11 @@ from tap_salesforce_bulk.jobs import JobRequest, ResumePoint, Ticket
 from tap_salesforce_bulk.records import RecordBuilder
 from tap_salesforce_bulk.runtime import SyncRuntime, fields_digest
 from tap_salesforce_bulk.salesforce.bulk import JobInfo, Operation
-from tap_salesforce_bulk.salesforce.errors import SalesforceApiError, is_unsupported_object
+from tap_salesforce_bulk.salesforce.errors import (
+    SalesforceError,
+    SalesforceRetriableError,
+    affects_every_object,
+)
 from tap_salesforce_bulk.salesforce.rest import query_records
 from tap_salesforce_bulk.salesforce.timestamps import normalize_datetime
 from tap_salesforce_bulk.schema import ObjectSpec
@@ -51,6 +55,7 @@ class SObjectStream(BulkRecordStream):
         self.incremental = False
         self.new_fields: list[str] = []
         self._open_transaction_reported = False
+        self.planning_failure: SalesforceError | SalesforceRetriableError | None = None
 
     @override
     def compare_start_date(self, value: str, start_date_value: str) -> str:
@@ -68,8 +73,17 @@ class SObjectStream(BulkRecordStream):
 
     @property
     def operation(self) -> Operation:
-        """``queryAll`` when deleted rows are wanted."""
-        return Operation.QUERY_ALL if self.runtime.settings.include_deleted else Operation.QUERY
+        """``queryAll`` when deleted rows are wanted, and always for objects with archived rows
+        (Task, Event): ``query`` leaves archived activities out, though they are live records."""
+        if self.runtime.settings.include_deleted or self.spec.has_archived_rows:
+            return Operation.QUERY_ALL
+        return Operation.QUERY
+
+    @property
+    def live_only(self) -> bool:
+        """Whether the query needs ``IsDeleted = false``: ``queryAll`` used only for archived
+        rows also returns deleted ones, which ``include_deleted`` did not ask for."""
+        return self.spec.has_archived_rows and not self.runtime.settings.include_deleted
 
     def selected_fields(self) -> list[str]:
         """Selected fields in describe order; Id, the replication key and IsDeleted always."""
@@ -91,6 +105,7 @@ class SObjectStream(BulkRecordStream):
             replication_key=self.replication_key,
             window=window,
             limit=limit,
+            live_only=self.live_only,
         )
 
     def _saved_job(self) -> dict[str, Any] | None:
@@ -103,6 +118,17 @@ class SObjectStream(BulkRecordStream):
             value = state.get("replication_key_value")
             return normalize_datetime(str(value)) if value else None
         return None
+
+    def planned_requests(self) -> list[JobRequest]:
+        """This stream's jobs; a failure to plan them is kept for the stream's turn (planning
+        runs for every stream at once, and one object must not stop the others)."""
+        try:
+            return self.plan_requests()
+        except (SalesforceError, SalesforceRetriableError) as exc:
+            if affects_every_object(exc):
+                raise
+            self.planning_failure = exc
+            return []
 
     def plan_requests(self) -> list[JobRequest]:
         """Every job this stream needs this run, in order, resuming a saved job if it fits."""
@@ -177,7 +203,7 @@ class SObjectStream(BulkRecordStream):
         # A REST query (not Bulk) may sort: it reads one row of an indexed field.
         key = str(self.replication_key)
         soql = self._query([key], TimeWindow()) + f" ORDER BY {key} ASC LIMIT 1"
-        records = query_records(self.runtime.client, soql)
+        records = self._rest_query(soql)
         value = records[0].get(key) if records else None
         return normalize_datetime(str(value)) if value else None
 
@@ -190,17 +216,22 @@ class SObjectStream(BulkRecordStream):
             # --test and connection tests: a REST query for a few rows, never a Bulk job.
             yield from self.sample_records(self.ABORT_AT_RECORD_COUNT)
             return
+        try:
+            yield from self._records_of_planned_jobs()
+        except (SalesforceError, SalesforceRetriableError) as exc:
+            # One object's refusal or failure must not stop the others (see ``outcomes``).
+            outcomes = self.runtime.outcomes
+            every_object = self.runtime.settings.syncs_every_object
+            if not outcomes.give_up(self.name, exc, every_object=every_object, logger=self.logger):
+                raise
+            self.runtime.pipeline.discard(self.name)
+
+    def _records_of_planned_jobs(self) -> Iterator[dict[str, Any]]:
         pipeline = self.runtime.pipeline
+        if self.planning_failure is not None:
+            raise self.planning_failure
         for ticket in pipeline.tickets_for(self.name):
-            try:
-                job = pipeline.take(ticket)
-            except SalesforceApiError as exc:
-                every_object = self.runtime.settings.syncs_every_object
-                if not (every_object and is_unsupported_object(exc)):
-                    raise
-                # objects ["*"] means "what Bulk can query": one refusal must not stop the rest.
-                self.logger.warning("%s: skipped, Bulk API 2.0 refuses it (%s)", self.name, exc)
-                return
+            job = pipeline.take(ticket)
             yield from self._read_job(ticket, job)
             pipeline.release(ticket)
         if not self.new_fields:
@@ -301,12 +332,17 @@ class SObjectStream(BulkRecordStream):
         self.stream_state.update(changes)
         self._tap.state_writer.write_state(self.tap_state)
 
+    def _rest_query(self, soql: str) -> list[dict[str, Any]]:
+        """A small REST query through the resource matching this stream's Bulk operation."""
+        query_all = self.operation is Operation.QUERY_ALL
+        return query_records(self.runtime.client, soql, query_all=query_all)
+
     def sample_records(self, limit: int) -> Iterator[dict[str, Any]]:
         """A few records through the REST query resource, typed like Bulk rows."""
         fields = self.selected_fields()
         soql = self._query(fields, TimeWindow(), limit=limit)
         builder = RecordBuilder(fields, self.spec.fields)
-        for raw in query_records(self.runtime.client, soql)[:limit]:
+        for raw in self._rest_query(soql)[:limit]:
             yield builder.build([_rest_value(raw.get(name)) for name in fields])
 
 

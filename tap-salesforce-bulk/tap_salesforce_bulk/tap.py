@@ -17,8 +17,13 @@ from tap_salesforce_bulk.base import BulkRecordStream
 from tap_salesforce_bulk.catalog import reconcile_catalog
 from tap_salesforce_bulk.discovery import discover_object_specs
 from tap_salesforce_bulk.jobs import JobRequest
+from tap_salesforce_bulk.outcomes import ObjectOutcomes
 from tap_salesforce_bulk.runtime import SyncRuntime
-from tap_salesforce_bulk.salesforce.errors import SalesforceError, SalesforceRetriableError
+from tap_salesforce_bulk.salesforce.errors import (
+    ObjectsFailedError,
+    SalesforceError,
+    SalesforceRetriableError,
+)
 from tap_salesforce_bulk.schema import ObjectSpec
 from tap_salesforce_bulk.settings import CONFIG_JSONSCHEMA, ReconcilePass
 from tap_salesforce_bulk.side_streams import IdSetStream, PatchStream
@@ -45,6 +50,7 @@ class TapSalesforceBulk(Tap):
     ]
 
     _runtime: SyncRuntime | None = None
+    _run_outcomes: ClassVar[ObjectOutcomes | None] = None
     _specs: list[ObjectSpec] | None = None
     _reconciled_catalog: Catalog | None = None
 
@@ -54,6 +60,8 @@ class TapSalesforceBulk(Tap):
         if self._runtime is None:
             self._runtime = SyncRuntime(self.config)
             self._runtime.plan_jobs_with(self._plan_jobs)
+            # Tap.sync_all is final: ``invoke`` reads the outcomes once it returns.
+            TapSalesforceBulk._run_outcomes = self._runtime.outcomes
         return self._runtime
 
     def described_objects(self) -> list[ObjectSpec]:
@@ -97,7 +105,9 @@ class TapSalesforceBulk(Tap):
 
     def _plan_jobs(self) -> list[JobRequest]:
         """Every selected stream's jobs, in the order the streams will read them."""
-        return [request for stream in self.selected_objects() for request in stream.plan_requests()]
+        return [
+            request for stream in self.selected_objects() for request in stream.planned_requests()
+        ]
 
     @classmethod
     def cb_preflight(cls, ctx: click.Context, param: click.Option, value: bool) -> None:
@@ -139,6 +149,14 @@ class TapSalesforceBulk(Tap):
         """Run the tap; known Salesforce failures end with one line, not a traceback."""
         try:
             super().invoke(*args, **kwargs)
+            failed = cls._run_outcomes.failed if cls._run_outcomes is not None else {}
+            if failed:  # the other objects are synced and their state written
+                raise ObjectsFailedError(failed)
+        except ObjectsFailedError as exc:
+            cls.logger.error("%s", exc)
+            for line in exc.lines:  # one line per failed object, each with its error
+                cls.logger.error("%s", line)
+            sys.exit(1)
         except SalesforceError as exc:
             cls.logger.error("%s", exc)
             sys.exit(1)

@@ -22,6 +22,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.fake_salesforce", description=__doc__)
     parser.add_argument("--contacts", type=int, default=10_000, help="Contact rows to generate")
     parser.add_argument("--accounts", type=int, default=500, help="Account rows to generate")
+    parser.add_argument("--tasks", type=int, default=0, help="Task rows (a third archived)")
+    parser.add_argument("--events", type=int, default=0, help="Event rows (a third archived)")
+    parser.add_argument(
+        "--restricted-objects",
+        action="store_true",
+        help="list objects that refuse a plain query (ContentDocumentLink, ...)",
+    )
+    parser.add_argument("--type-zoo", type=int, default=0, help="Type_Zoo__c rows (odd types)")
     parser.add_argument("--seed", type=int, default=1, help="data seed (same seed, same data)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
     parser.add_argument("--port", type=int, default=0, help="port (0 picks a free one)")
@@ -62,6 +70,10 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         host=args.host,
         gzip=not args.no_gzip,
+        tasks=args.tasks,
+        events=args.events,
+        restricted_objects=args.restricted_objects,
+        type_zoo=args.type_zoo,
     ).start()
     ready = json.dumps({"url": sf.url, "credentials": sf.credentials.as_json(), "pid": os.getpid()})
     if args.ready_file is not None:

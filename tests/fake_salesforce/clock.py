@@ -48,6 +48,11 @@ def rest_datetime(epoch_ms: int) -> str:
     return f"{_day_text(day)}T{_time_text(rest)}+0000"
 
 
+def time_text(ms_of_day: int) -> str:
+    """A time field's spelling (Bulk CSV and REST alike): ``HH:mm:ss.SSSZ``."""
+    return _time_text(ms_of_day) + "Z"
+
+
 def date_text(day: int) -> str:
     """ISO date for a day number counted from 1970-01-01."""
     return _day_text(day)

@@ -31,6 +31,8 @@ def coerce_value(field_type: FieldType, value: object) -> Typed:
         if day is None:
             raise ValueError(f"not a date: {value!r}")
         return day
+    if field_type is FieldType.TIME:
+        return _time_ms(str(value))
     if field_type is FieldType.INT:
         return int(str(value))
     if field_type.is_numeric:
@@ -52,3 +54,13 @@ def to_epoch_ms(value: object) -> int:
     if parsed is None:
         raise ValueError(f"not a datetime: {value!r}")
     return parsed
+
+
+def _time_ms(text: str) -> int:
+    """Milliseconds of the day from ``HH:MM[:SS[.sss]][Z]``."""
+    clock = text.removesuffix("Z")
+    parts = clock.split(":")
+    if len(parts) not in (2, 3):
+        raise ValueError(f"not a time: {text!r}")
+    seconds = float(parts[2]) if len(parts) == 3 else 0.0
+    return (int(parts[0]) * 60 + int(parts[1])) * 60_000 + round(seconds * 1000)

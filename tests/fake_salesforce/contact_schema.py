@@ -73,6 +73,7 @@ INSURANCE = (
 US_STATES = ("CA", "NY", "TX", "FL", "WA", "IL", "PA", "OH", "GA", "NC", "MA", "AZ", "CO", "OR")
 
 _ROW = "row"  # computed per row, not pooled
+PERSON_NAME = "personname"  # describe extraTypeInfo of the name fields
 
 
 def _standard() -> list[FieldSpec]:
@@ -92,18 +93,43 @@ def _standard() -> list[FieldSpec]:
             "MasterRecordId", "Master Record ID", "Contact", "MasterRecord", "refs", system=True
         ),
         reference("AccountId", "Account ID", "Account", "Account", "refs"),
-        text("LastName", "Last Name", 80, "person", nillable=False, compound_field_name="Name"),
-        text("FirstName", "First Name", 40, "person", compound_field_name="Name"),
+        text(
+            "LastName",
+            "Last Name",
+            80,
+            "person",
+            nillable=False,
+            compound_field_name="Name",
+            extra_type_info=PERSON_NAME,
+        ),
+        text(
+            "FirstName",
+            "First Name",
+            40,
+            "person",
+            compound_field_name="Name",
+            extra_type_info=PERSON_NAME,
+        ),
         picklist(
             "Salutation",
             "Salutation",
             ("Mr.", "Ms.", "Mrs.", "Dr.", "Prof.", "Mx."),
             "person",
             compound_field_name="Name",
+            extra_type_info=PERSON_NAME,
         ),
         text("MiddleName", "Middle Name", 40, "person", compound_field_name="Name"),
         text("Suffix", "Name Suffix", 40, "person", compound_field_name="Name"),
-        text("Name", "Full Name", 121, "person", nillable=False, updateable=False, name_field=True),
+        text(
+            "Name",
+            "Full Name",
+            121,
+            "person",
+            nillable=False,
+            updateable=False,
+            name_field=True,
+            extra_type_info=PERSON_NAME,
+        ),
         *address_fields("Other", "Other", "other_address"),
         *address_fields("Mailing", "Mailing", "mailing_address"),
         simple("Phone", "Business Phone", T.PHONE, "phones"),
@@ -122,6 +148,7 @@ def _standard() -> list[FieldSpec]:
             "Lead Source",
             ("Web", "Phone Inquiry", "Partner Referral", "Purchased List", "Other"),
             "role",
+            length=255,
         ),
         simple("Birthdate", "Birthdate", T.DATE, "person"),
         textarea("Description", "Contact Description", LONG_TEXT_AREA_LENGTH, "notes"),
@@ -170,7 +197,7 @@ def _standard() -> list[FieldSpec]:
         simple(
             "IsEmailBounced", "Is Email Bounced", T.BOOLEAN, "flags", nillable=False, system=True
         ),
-        simple("PhotoUrl", "Photo URL", T.URL, "notes", system=True),
+        simple("PhotoUrl", "Photo URL", T.URL, "notes", system=True, extra_type_info="imageurl"),
         text("Jigsaw", "Data.com Key", 20, "notes"),
         text("JigsawContactId", "Jigsaw Contact ID", 20, "notes", system=True),
         picklist(

@@ -72,7 +72,7 @@ def describe_global(org: Org, version: str) -> dict[str, object]:
         _sobject_summary(
             version, name, name, KEY_PREFIXES[name], replicateable=org.replicateable(name)
         )
-        for name in ("Account", "Contact")
+        for name in org.objects
     ]
     for obj in org.unsupported.values():
         feed = obj.name.endswith("Feed")

@@ -104,8 +104,20 @@ class FakeSalesforce:
         api_enabled: bool = True,
         soap_login_enabled: bool = True,
         credentials: Credentials | None = None,
+        tasks: int = 0,
+        events: int = 0,
+        restricted_objects: bool = False,
+        type_zoo: int = 0,
     ) -> None:
-        self.org = Org(contacts, accounts, seed)
+        self.org = Org(
+            contacts,
+            accounts,
+            seed,
+            tasks=tasks,
+            events=events,
+            restricted_objects=restricted_objects,
+            type_zoo_rows=type_zoo,
+        )
         self.seed = seed
         self.clock = EmulatorClock()
         self.limits = Limits()

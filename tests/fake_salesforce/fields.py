@@ -17,7 +17,12 @@ from tests.fake_salesforce.vocabulary import FieldType
 PHONE_LENGTH = 40
 EMAIL_LENGTH = 80
 URL_LENGTH = 255
-PICKLIST_LENGTH = 255
+PICKLIST_LENGTH = 255  # custom picklists
+STANDARD_PICKLIST_LENGTH = 40  # standard picklists, as real describes give them (most of them)
+FILLED_ON_CREATE = frozenset(
+    {"Id", "OwnerId", "CreatedDate", "CreatedById", "LastModifiedDate", "LastModifiedById",
+     "SystemModstamp"}
+)  # fmt: skip
 LONG_TEXT_AREA_LENGTH = 32_000
 LONG_TEXT_AREA_MAX_LENGTH = 131_072
 ID_LENGTH = 18
@@ -52,6 +57,7 @@ class FieldSpec:
     defaulted_on_create: bool = False
     default_value: object = None
     system: bool = False  # audit/system fields: not createable, not updateable
+    filterable: bool | None = None  # None: as the type decides (describe ``filterable``)
     group: str = ""  # data generation: which value pool the field reads
     extra: dict[str, object] = field(default_factory=dict)
 
@@ -61,6 +67,19 @@ class FieldSpec:
         return self.type.is_compound
 
     @property
+    def is_filterable(self) -> bool:
+        """Whether SOQL may filter on the field (describe ``filterable``): not long text areas,
+        compound, json or complexvalue fields, unless the field says otherwise."""
+        if self.filterable is not None:
+            return self.filterable
+        ftype = self.type
+        return (
+            not (ftype is FieldType.TEXTAREA and self.length > 255)
+            and not self.is_compound
+            and ftype.csv_serializable
+        )
+
+    @property
     def permissionable(self) -> bool:
         """Whether field-level security can be set on the field (describe ``permissionable``)."""
         return self.nillable and not self.system and self.type is not FieldType.ID
@@ -68,15 +87,24 @@ class FieldSpec:
     def describe(self) -> dict[str, object]:
         """The field's entry in ``/sobjects/{name}/describe`` ``fields``."""
         ftype = self.type
-        filterable = (
-            not (ftype is FieldType.TEXTAREA and self.length > 255) and not self.is_compound
-        )
+        filterable = self.is_filterable
         sortable = filterable and ftype is not FieldType.MULTIPICKLIST
-        groupable = (sortable and not ftype.is_numeric) or ftype is FieldType.INT
-        creatable = self.updateable and not self.system and not self.calculated
-        byte_length = self.length * 3 if ftype.is_text else 0
+        groupable = (
+            sortable and not ftype.is_numeric and ftype is not FieldType.DATETIME
+        ) or ftype is FieldType.INT
+        creatable = (
+            self.updateable and not self.system and not self.calculated and not self.is_compound
+        )
+        # Ids are ASCII: real describes give id and reference fields byteLength 18.
+        byte_length = (
+            self.length
+            if ftype in (FieldType.ID, FieldType.REFERENCE)
+            else self.length * 3
+            if ftype.is_text
+            else 0
+        )
         return {
-            "aggregatable": sortable,
+            "aggregatable": sortable and ftype is not FieldType.BOOLEAN,
             "aiPredictionField": False,
             "autoNumber": False,
             "byteLength": byte_length,
@@ -88,9 +116,17 @@ class FieldSpec:
             "controllerName": None,
             "createable": creatable and ftype is not FieldType.ID,
             "custom": self.custom,
-            "defaultValue": self.default_value,
+            # Real describes give checkboxes their default, false unless set otherwise.
+            "defaultValue": (
+                False
+                if ftype is FieldType.BOOLEAN and self.default_value is None
+                else self.default_value
+            ),
             "defaultValueFormula": None,
-            "defaultedOnCreate": self.defaulted_on_create or ftype is FieldType.BOOLEAN,
+            # Salesforce fills the Id, the audit fields and the owner on create.
+            "defaultedOnCreate": self.defaulted_on_create
+            or ftype is FieldType.BOOLEAN
+            or self.name in FILLED_ON_CREATE,
             "dependentPicklist": False,
             "deprecatedAndHidden": False,
             "digits": self.digits,
@@ -98,7 +134,8 @@ class FieldSpec:
             "encrypted": False,
             "externalId": self.external_id,
             "extraTypeInfo": self.extra_type_info,
-            "filterable": filterable,
+            # Real describes call address compounds filterable (DISTANCE() filters on them).
+            "filterable": filterable or (self.is_compound and self.filterable is None),
             "filteredLookupInfo": None,
             "formulaTreatNullNumberAsZero": False,
             "groupable": groupable,
@@ -142,6 +179,7 @@ class FieldSpec:
             "unique": self.unique,
             "updateable": creatable and ftype is not FieldType.ID,
             "writeRequiresMasterRead": False,
+            **self.extra,
         }
 
 
@@ -151,17 +189,27 @@ def text(name: str, label: str, length: int, group: str, **kw: Any) -> FieldSpec
 
 
 def textarea(name: str, label: str, length: int, group: str, **kw: Any) -> FieldSpec:
-    """A text area; above 255 characters it is a long text area (not filterable)."""
-    info = "plaintextarea" if length > 255 else None
+    """A text area; above 255 characters it is a long text area (not filterable). Real
+    describes mark both kinds ``extraTypeInfo: plaintextarea`` (rich text: ``richtextarea``)."""
+    info = "plaintextarea"
     return FieldSpec(
         name, FieldType.TEXTAREA, label, length=length, group=group, extra_type_info=info, **kw
     )
 
 
-def picklist(name: str, label: str, values: tuple[str, ...], group: str, **kw: Any) -> FieldSpec:
-    """A single-select picklist."""
+def picklist(
+    name: str,
+    label: str,
+    values: tuple[str, ...],
+    group: str,
+    length: int | None = None,
+    **kw: Any,
+) -> FieldSpec:
+    """A single-select picklist: 255 long when custom, 40 when standard unless given."""
+    if length is None:
+        length = PICKLIST_LENGTH if kw.get("custom") else STANDARD_PICKLIST_LENGTH
     return FieldSpec(
-        name, FieldType.PICKLIST, label, length=PICKLIST_LENGTH, picklist=values, group=group, **kw
+        name, FieldType.PICKLIST, label, length=length, picklist=values, group=group, **kw
     )
 
 

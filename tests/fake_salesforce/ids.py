@@ -24,6 +24,10 @@ KEY_PREFIXES = {
     "Individual": "0PK",
     "FeedItem": "0D5",
     "QueryLocator": "01g",
+    "Task": "00T",
+    "Event": "00U",
+    "ActivityFieldHistory": "0Ah",
+    "Type_Zoo__c": "a0Z",
 }
 
 

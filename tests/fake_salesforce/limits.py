@@ -5,6 +5,11 @@ DailyBulkV2QueryFileStorageMB (1 TB = 976,562 MB), per "Bulk API 2.0 limits"
 (https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/bulk_common_limits.htm)
 and the REST "Limits" resource
 (https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_limits.htm).
+Like a real org's answer (SwiftlySalesforce's captured ``MockLimits.json``, see
+/work/shared/real-salesforce/PROVENANCE.md), some entries also hold per-connected-app entries
+(``"DailyBulkApiBatches": {"Max": .., "Remaining": .., "Dataloader Bulk": {"Max": 0, ...}}``) and
+``PermissionSets`` holds ``CreateCustom``: a client must not take every key of an entry for a
+number.
 """
 
 from __future__ import annotations
@@ -24,6 +29,16 @@ DEFAULT_LIMITS_MAX = {
     "HourlyODataCallout": 10_000,
     "SingleEmail": 5_000,
 }
+
+
+# Entries nested inside a limit, with their maximum, as the real org's answer has them.
+NESTED_ENTRIES: dict[str, dict[str, int]] = {
+    "DailyBulkApiBatches": {"Ant Migration Tool": 0, "Dataloader Bulk": 0, "Dataloader Partner": 0},
+    "DailyStreamingApiEvents": {"Ant Migration Tool": 0, "Dataloader Bulk": 0},
+    "PermissionSets": {"CreateCustom": 1_000},
+}
+DEFAULT_LIMITS_MAX["DailyStreamingApiEvents"] = 10_000
+DEFAULT_LIMITS_MAX["PermissionSets"] = 1_500
 
 
 class Limits:
@@ -58,10 +73,16 @@ class Limits:
             entry["Remaining"] = max(0, entry["Remaining"] - amount)
             return True
 
-    def as_json(self) -> dict[str, dict[str, int]]:
+    def as_json(self) -> dict[str, dict[str, object]]:
         """The body of the limits resource."""
         with self._lock:
-            return {name: dict(entry) for name, entry in sorted(self._values.items())}
+            body: dict[str, dict[str, object]] = {
+                name: dict(entry) for name, entry in sorted(self._values.items())
+            }
+        for name, nested in NESTED_ENTRIES.items():
+            if name in body:
+                body[name].update({app: {"Max": mx, "Remaining": mx} for app, mx in nested.items()})
+        return body
 
     def __getitem__(self, name: str) -> dict[str, int]:
         with self._lock:

@@ -5,7 +5,8 @@ Describe shapes follow the REST "Describe Global" and "sObject Describe" resourc
 Besides Contact and Account, the global describe lists objects that Bulk API 2.0 refuses with
 "Entity '...' is not supported by the Bulk API" (feed objects, CaseStatus, AttachedContentDocument;
 https://help.salesforce.com/s/articleView?id=000383508&type=1), so a tap discovering ``*`` has
-something to skip.
+something to skip. Opt-in objects: Task and Event with archived rows (``activity_*``), objects
+that refuse a plain query (``restricted_objects``) and ``Type_Zoo__c`` (``type_zoo``).
 """
 
 from __future__ import annotations
@@ -14,13 +15,22 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from tests.fake_salesforce import account_data, contact_data
+from tests.fake_salesforce import account_data, activity_data, contact_data, type_zoo
 from tests.fake_salesforce.account_schema import ACCOUNT_FIELDS
+from tests.fake_salesforce.activity_schema import EVENT_FIELDS, TASK_FIELDS
 from tests.fake_salesforce.contact_schema import CONTACT_FIELDS
 from tests.fake_salesforce.dataset import ObjectData, SerialField
 from tests.fake_salesforce.fields import FieldSpec, reference, simple, text
 from tests.fake_salesforce.ids import KEY_PREFIXES, IdSpace, make_id
 from tests.fake_salesforce.pools import Generator, PoolGroup, build_group
+from tests.fake_salesforce.restricted_objects import (
+    ACTIVITY_FIELD_HISTORY_FIELDS,
+    ACTIVITY_FIELD_HISTORY_ROWS,
+    HISTORY_POOL_SIZE,
+    RESTRICTED,
+    Refusal,
+    make_history_generator,
+)
 from tests.fake_salesforce.vocabulary import FieldType
 
 USER_COUNT = 10
@@ -41,12 +51,15 @@ def _by_pool(
 
 @dataclass(frozen=True)
 class UnsupportedObject:
-    """An object the global describe lists but Bulk API 2.0 cannot query."""
+    """An object the global describe lists but whose queries Salesforce refuses: by default Bulk
+    API 2.0 answers INVALIDENTITY; ``bulk_refusal``/``rest_refusal`` say otherwise."""
 
     name: str
     label: str
     key_prefix: str | None
     fields: tuple[FieldSpec, ...]
+    bulk_refusal: Refusal | None = None
+    rest_refusal: Refusal | None = None  # None: REST queries it (no rows here)
 
 
 def _feed_fields(parent: str) -> tuple[FieldSpec, ...]:
@@ -150,7 +163,17 @@ def _pools(
 class Org:
     """Everything the emulator serves: org and users, Contact and Account data, describes."""
 
-    def __init__(self, contacts: int, accounts: int, seed: int) -> None:
+    def __init__(
+        self,
+        contacts: int,
+        accounts: int,
+        seed: int,
+        *,
+        tasks: int = 0,
+        events: int = 0,
+        restricted_objects: bool = False,
+        type_zoo_rows: int = 0,
+    ) -> None:
         self.seed = seed
         self.org_id = make_id(KEY_PREFIXES["Organization"], 1 + seed % 1000)
         self.user_ids = tuple(make_id(KEY_PREFIXES["User"], 100 + n) for n in range(USER_COUNT))
@@ -210,6 +233,57 @@ class Org:
         }
         self.unsupported = {obj.name: obj for obj in UNSUPPORTED_OBJECTS}
         self.not_replicateable: set[str] = set()  # set_replicateable(name, False)
+        links = {
+            "links": activity_data.make_links_generator(
+                contact_ids, contacts, account_ids, accounts, self.user_ids
+            )
+        }
+        if tasks:
+            self._add("Task", TASK_FIELDS, tasks, {"activity": activity_data.task, **links})
+        if events:
+            self._add("Event", EVENT_FIELDS, events, {"activity": activity_data.event, **links})
+        if restricted_objects:
+            self._add_restricted()
+        if type_zoo_rows:
+            self._add("Type_Zoo__c", type_zoo.TYPE_ZOO_FIELDS, type_zoo_rows, {"zoo": type_zoo.zoo})
+
+    def _add(
+        self,
+        name: str,
+        fields: tuple[FieldSpec, ...],
+        rows: int,
+        generators: Mapping[str, Generator],
+        sizes: Mapping[str, int] | None = None,
+    ) -> None:
+        """An object whose fields each read the pool named by their group (one generator each)."""
+        sizes = dict(sizes or {**activity_data.POOL_SIZES, **type_zoo.POOL_SIZES})
+        sizes = {group: size for group, size in sizes.items() if group in generators}
+        ids = IdSpace(KEY_PREFIXES[name], 1 + (self.seed % 83) * 10_000)
+        specs = pooled_fields(fields, {g: g for g in sizes}, list(sizes))
+        pools = _pools(
+            name,
+            (rows,),
+            "links",
+            specs,
+            sizes,
+            {group: [generator] for group, generator in generators.items()},
+            self.seed,
+        )
+        self.objects[name] = ObjectData(name, specs, rows, self.seed, ids, pools)
+
+    def _add_restricted(self) -> None:
+        """Objects that refuse a plain query, one way each (see ``restricted_objects``)."""
+        for name, (label, prefix, fields, bulk, rest) in RESTRICTED.items():
+            self.unsupported[name] = UnsupportedObject(name, label, prefix, fields, bulk, rest)
+        task = self.objects.get("Task")
+        task_id = task.ids.id_of(0) if task else make_id(KEY_PREFIXES["Task"], 1)
+        self._add(
+            "ActivityFieldHistory",
+            ACTIVITY_FIELD_HISTORY_FIELDS,
+            ACTIVITY_FIELD_HISTORY_ROWS,
+            {"history": make_history_generator(self.user_ids, task_id)},
+            {"history": HISTORY_POOL_SIZE},
+        )
 
     def object(self, name: str) -> ObjectData | None:
         """The queryable object named ``name`` (case-insensitive)."""

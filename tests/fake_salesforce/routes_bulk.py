@@ -79,7 +79,7 @@ def create_job(sf: FakeSalesforce, request: Request) -> Response:
             "Max bulk v2 query result size stored (1000000000) kb per 24 hrs has been exceeded",
         )
     checked = check(query, sf.org, bulk=True)
-    fate, message = "complete", ""
+    fate, message = ("fail", checked.job_failure) if checked.job_failure else ("complete", "")
     for fault in sf.faults.fire(JOB, "job_create"):
         if isinstance(fault, JobFails):
             fate, message = "fail", fault.error_message

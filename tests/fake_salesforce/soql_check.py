@@ -5,7 +5,8 @@ and parent-to-child subqueries ("Create a Query Job",
 https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/query_create_job.htm).
 All of them fail synchronously at job creation with HTTP 400, as real clients observe (for
 example estuary's connector matches "Selecting compound data not supported in Bulk Query" on the
-create call). Unknown fields and objects use the REST wording: "No such column 'X' on entity 'Y'.
+create call). Objects that refuse any plain query answer as ``restricted_objects`` says, and a
+json or complexvalue field fails the job (``type_zoo``). Unknown fields and objects use the REST wording: "No such column 'X' on entity 'Y'.
 If you are attempting to use a custom field, be sure to append the '__c' ..."
 """
 
@@ -17,6 +18,7 @@ from tests.fake_salesforce.dataset import ObjectData
 from tests.fake_salesforce.errors import SalesforceError
 from tests.fake_salesforce.fields import FieldSpec
 from tests.fake_salesforce.org import Org
+from tests.fake_salesforce.restricted_objects import BULK_UNSUPPORTED, Refusal
 from tests.fake_salesforce.soql import parse
 from tests.fake_salesforce.soql_ast import (
     BoolOp,
@@ -31,6 +33,7 @@ from tests.fake_salesforce.soql_ast import (
     Unsupported,
     soql_error,
 )
+from tests.fake_salesforce.type_zoo import CANNOT_SERIALIZE
 from tests.fake_salesforce.vocabulary import FieldType
 
 NOT_IN_BULK = "FUNCTIONALITY_NOT_ENABLED"
@@ -51,6 +54,7 @@ class CheckedQuery:
     fields: list[FieldSpec]
     count_only: bool
     order_by: list[tuple[FieldSpec, OrderItem]]
+    job_failure: str | None = None  # Bulk: the job is created, then ends Failed with this
 
 
 def _no_such_column(query: Query, ref: FieldRef, object_name: str) -> SalesforceError:
@@ -87,11 +91,18 @@ def check(text: str, org: Org, *, bulk: bool) -> CheckedQuery:
             "object, be sure to append the '__c' after the entity name. Please reference your WSDL or "
             "the describe call for the appropriate names.",
         )
-    if bulk and data is None:
+    job_failure: str | None = None
+    if data is None:
         assert listed is not None
-        raise SalesforceError(
-            400, "INVALIDENTITY", f"Entity '{listed.name}' is not supported by the Bulk API."
+        refusal = (
+            (listed.bulk_refusal or Refusal(400, "INVALIDENTITY", BULK_UNSUPPORTED))
+            if bulk
+            else listed.rest_refusal
         )
+        if refusal is not None and refusal.at_creation:
+            message = refusal.message.format(name=listed.name)
+            raise SalesforceError(refusal.status, refusal.error_code, message)
+        job_failure = refusal.message if refusal is not None else None
     object_name = data.name if data is not None else listed.name  # type: ignore[union-attr]
     specs = data.fields if data is not None else listed.fields  # type: ignore[union-attr]
     by_name = {spec.name.lower(): spec for spec in specs}
@@ -116,6 +127,8 @@ def check(text: str, org: Org, *, bulk: bool) -> CheckedQuery:
             raise SalesforceError(
                 400, NOT_IN_BULK, "Selecting compound data not supported in Bulk Query"
             )
+        if bulk and not spec.type.csv_serializable and job_failure is None:
+            job_failure = CANNOT_SERIALIZE.format(field=spec.name)
         if spec in selected:
             raise soql_error(
                 "MALFORMED_QUERY", text, item.column, f"duplicate field selected: {item.name}"
@@ -124,7 +137,7 @@ def check(text: str, org: Org, *, bulk: bool) -> CheckedQuery:
     if query.where is not None:
         _check_where(query, query.where, object_name, by_name)
     order = [(_field(query, item.field, object_name, by_name), item) for item in query.order_by]
-    return CheckedQuery(query, data, object_name, selected, count_only, order)
+    return CheckedQuery(query, data, object_name, selected, count_only, order, job_failure)
 
 
 def _refuse_bulk_constructs(query: Query) -> None:
@@ -155,7 +168,7 @@ def _check_where(query: Query, expr: Expr, object_name: str, fields: dict[str, F
         _check_where(query, expr.operand, object_name, fields)
         return
     spec = _field(query, expr.field, object_name, fields)
-    if spec.is_compound or (spec.type is FieldType.TEXTAREA and spec.length > 255):
+    if not spec.is_filterable:
         raise soql_error(
             "INVALID_FIELD",
             query.text,

@@ -196,9 +196,20 @@ def matching_rows(checked: CheckedQuery, snap: Snapshot, operation: Operation) -
             and (include_deleted or (r * DELETED_MULTIPLIER + seed) % DELETED_MODULUS)
             and predicate(r)
         )
+    # query() leaves archived Task and Event rows out; only queryAll returns them.
+    # https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_queryall.htm
+    archived = (
+        base_getter(data, "IsArchived")
+        if not include_deleted and data.known_field("IsArchived") is not None
+        else None
+    )
+    if archived is not None:
+        out = array("i", (r for r in out if not archived(r)))
     for row in sorted(overlay):
         change = overlay[row]
         if row >= snap.total_rows or change.purged or (change.deleted and not include_deleted):
+            continue
+        if archived is not None and data.typed("IsArchived", row, change):
             continue
         if compiled is None or compiled.change(row, change):
             out.append(row)

@@ -11,6 +11,8 @@ CSV decisions, each from Salesforce's own examples:
   (https://help.heroku.com/FQT2NF8N/how-does-heroku-connect-sync-null-and-empty-values), and
   Salesforce stores no empty strings, so nothing else is ever empty;
 * booleans ``true``/``false``; dates ``2024-01-02``; datetimes ``2024-01-02T03:04:05.000Z``;
+* time ``13:30:00.000Z`` (``HH:mm:ss.SSSZ``, see ``type_zoo``); anyType, encryptedstring and
+  datacategorygroupreference values are text;
 * double, currency and percent use Java's ``Double.toString``: ``23.0``, ``1234.5``, and
   scientific notation from 10^7 (``1.6147805824397E13``, reported from a Bulk 2.0 export in
   https://github.com/forcedotcom/cli/issues/3367); int fields print as plain integers.
@@ -18,13 +20,14 @@ CSV decisions, each from Salesforce's own examples:
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
-from tests.fake_salesforce.clock import csv_datetime, date_text, rest_datetime
+from tests.fake_salesforce.clock import csv_datetime, date_text, rest_datetime, time_text
 from tests.fake_salesforce.vocabulary import FieldType
 
-# A typed value: str for text-like types, bool, int (int fields; epoch ms for datetime; day
-# number for date), float for double/currency/percent, dict for compound fields, or None.
+# A typed value: str for text-like types (and json/complexvalue, as JSON text), bool, int (int
+# fields; epoch ms for datetime; day number for date; ms of the day for time), float for double/currency/percent, dict for compound fields, or None.
 Typed = str | bool | int | float | dict[str, object] | None
 
 _JAVA_PLAIN_MIN = 1e-3
@@ -58,6 +61,9 @@ def text_of(field_type: FieldType, value: Typed) -> str | None:
     if field_type is FieldType.DATE:
         assert isinstance(value, int)
         return date_text(value)
+    if field_type is FieldType.TIME:
+        assert isinstance(value, int)
+        return time_text(value)
     if field_type is FieldType.INT:
         return str(value)
     if field_type.is_numeric:
@@ -83,6 +89,11 @@ def json_value(field_type: FieldType, value: Typed) -> object:
     if field_type is FieldType.DATE:
         assert isinstance(value, int)
         return date_text(value)
+    if field_type is FieldType.TIME:
+        assert isinstance(value, int)
+        return time_text(value)
+    if field_type in (FieldType.JSON, FieldType.COMPLEXVALUE):
+        return json.loads(str(value))
     if field_type.is_numeric and field_type is not FieldType.INT:
         assert isinstance(value, int | float)
         return float(value)

@@ -107,6 +107,13 @@ class FieldType(StrEnum):
     INT = "int"
     ADDRESS = "address"
     LOCATION = "location"
+    COMBOBOX = "combobox"
+    TIME = "time"
+    ANYTYPE = "anyType"
+    ENCRYPTEDSTRING = "encryptedstring"
+    DATACATEGORYGROUPREFERENCE = "datacategorygroupreference"
+    JSON = "json"
+    COMPLEXVALUE = "complexvalue"
 
     @property
     def soap_type(self) -> str:
@@ -123,12 +130,21 @@ class FieldType(StrEnum):
             FieldType.INT: "xsd:int",
             FieldType.ADDRESS: "urn:address",
             FieldType.LOCATION: "urn:location",
+            FieldType.TIME: "xsd:time",
+            FieldType.ANYTYPE: "xsd:anyType",
+            FieldType.JSON: "urn:JsonValue",
+            FieldType.COMPLEXVALUE: "urn:ComplexValue",
         }.get(self, "xsd:string")
 
     @property
     def is_compound(self) -> bool:
         """Address and geolocation fields are compound: Bulk queries cannot select them."""
         return self in (FieldType.ADDRESS, FieldType.LOCATION)
+
+    @property
+    def csv_serializable(self) -> bool:
+        """Whether Bulk API 2.0 can write the type into CSV (json and complexvalue cannot)."""
+        return self not in (FieldType.JSON, FieldType.COMPLEXVALUE)
 
     @property
     def is_numeric(self) -> bool:
@@ -141,7 +157,15 @@ class FieldType(StrEnum):
         return not (
             self.is_numeric
             or self.is_compound
-            or self in (FieldType.BOOLEAN, FieldType.DATE, FieldType.DATETIME)
+            or self
+            in (
+                FieldType.BOOLEAN,
+                FieldType.DATE,
+                FieldType.DATETIME,
+                FieldType.TIME,
+                FieldType.JSON,
+                FieldType.COMPLEXVALUE,
+            )
         )
 
 

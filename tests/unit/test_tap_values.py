@@ -12,7 +12,7 @@ from tap_salesforce_bulk.salesforce.auth import AuthFlow, soap_login_version
 from tap_salesforce_bulk.salesforce.errors import (
     ApiFailure,
     SalesforceApiError,
-    is_unsupported_object,
+    refusal_reason,
 )
 from tap_salesforce_bulk.salesforce.timestamps import format_datetime, normalize_datetime
 from tap_salesforce_bulk.schema import FieldSpec, Kind
@@ -213,12 +213,17 @@ def test_known_salesforce_failures_get_plain_advice(code: str, message: str, adv
 def test_unsupported_object_refusals_are_recognised() -> None:
     refused = SalesforceApiError(
         ApiFailure(
-            400, "INVALIDENTITY", "Entity 'ContactFeed' is not supported by the Bulk API.", "/x"
+            400,
+            "INVALIDENTITY",
+            "Entity 'ContactFeed' is not supported by the Bulk API.",
+            "/services/data/v64.0/jobs/query",
         )
     )
-    other = SalesforceApiError(ApiFailure(400, "INVALID_FIELD", "No such column", "/x"))
-    assert is_unsupported_object(refused)
-    assert not is_unsupported_object(other)
+    other = SalesforceApiError(
+        ApiFailure(400, "INVALID_FIELD", "No such column", "/services/data/v64.0/jobs/query")
+    )
+    assert refusal_reason(refused)
+    assert refusal_reason(other) is None
 
 
 def test_a_jwt_key_that_cannot_sign_is_refused_naming_the_setting(tmp_path: Path) -> None:

@@ -42,6 +42,15 @@ KNOWN_FAILURE_HINTS: dict[str, str] = {
 # Phrases inside Bulk 2.0 ``errorMessage`` texts, mapped to what a user should do about them.
 JOB_FAILURE_HINTS: tuple[tuple[str, str], ...] = (
     (
+        "implementation restriction",
+        "Salesforce reads this object only with a filter on one particular field, which a sync "
+        "of the whole object cannot write",
+    ),
+    (
+        "can not be filtered",
+        "describe calls a field filterable that Salesforce will not filter on",
+    ),
+    (
         "compound",
         "Bulk API 2.0 cannot query compound fields (address, location); query their "
         "component fields instead",
@@ -129,6 +138,7 @@ class BulkJobError(SalesforceError):
         super().__init__(f"{text} ({hint})" if hint else text)
         self.job_id = job_id
         self.state = state
+        self.detail = detail
 
 
 class ResultCountMismatchError(SalesforceError):
@@ -168,9 +178,88 @@ def job_failure_hint(detail: str) -> str | None:
     return next((hint for phrase, hint in JOB_FAILURE_HINTS if phrase in lowered), None)
 
 
-def is_unsupported_object(error: SalesforceApiError) -> bool:
-    """Whether Bulk API 2.0 refused a query because of the object itself."""
-    failure = error.failure
-    return failure.error_code == "INVALIDENTITY" or "not supported by the bulk api" in (
-        failure.message.lower()
-    )
+# Refusals of an object itself, by errorCode (any message) or by a phrase of the message, with
+# what they mean. Salesforce answers them when the Bulk job is created (HTTP 400/403) or as a
+# Failed job's errorMessage. Sources: airbytehq/airbyte source-salesforce ``rate_limiting.py``
+# (API_ERROR "Implementation restriction" on job creation, INVALIDENTITY), singer-io/tap-salesforce
+# ``Blacklisting.md`` (MALFORMED_QUERY "Implementation restriction", "does not support query",
+# EXTERNAL_OBJECT_UNSUPPORTED_EXCEPTION), airbytehq/airbyte#62877 ("can not be filtered"),
+# Stitch's Salesforce extraction error reference (OPERATION_TOO_LARGE without View All Data).
+REFUSAL_CODES: dict[str, str] = {
+    "INVALIDENTITY": "Bulk API 2.0 cannot query it",
+    "INVALID_TYPE_FOR_OPERATION": "Salesforce does not let it be queried",
+    "EXTERNAL_OBJECT_UNSUPPORTED_EXCEPTION": "Salesforce only queries it with a special filter",
+    "INSUFFICIENT_ACCESS": "the integration user may not read it",
+    "INSUFFICIENT_ACCESS_OR_READONLY": "the integration user may not read it",
+}
+REFUSAL_PHRASES: tuple[tuple[str, str], ...] = (
+    ("implementation restriction", "Salesforce only queries it with a filter the tap cannot write"),
+    ("not supported by the bulk api", "Bulk API 2.0 cannot query it"),
+    ("does not support query", "Salesforce does not let it be queried"),
+    ("can not be filtered", "Salesforce refuses a filter on its replication key"),
+    ("a filter on a reified column is required", "Salesforce only queries it with a filter"),
+    ("insufficient_access", "the integration user may not read it"),
+    ("insufficient access rights", "the integration user may not read it"),
+    ("operation_too_large", "the integration user lacks View All Data for it"),
+)
+# Failures of the org or the session rather than of one object: every object would fail alike,
+# so the run stops at once.
+ORG_WIDE_CODES = frozenset(
+    {
+        "INVALID_SESSION_ID",
+        "REQUEST_LIMIT_EXCEEDED",
+        "LIMIT_EXCEEDED",
+        "API_DISABLED_FOR_ORG",
+        "API_CURRENTLY_DISABLED",
+        "FUNCTIONALITY_NOT_ENABLED_FOR_ORG",
+    }
+)
+ORG_WIDE_JOB_PHRASES = ("max bulk v2 query jobs", "storage")
+QUERY_PATHS = ("/jobs/query", "/query", "/queryAll")
+
+
+def refusal_reason(error: BaseException) -> str | None:
+    """Why Salesforce refuses to let a plain query read the object, or None for other failures.
+
+    A refusal is about the object (it needs a filter, the user may not read it, Bulk cannot
+    query it); it will be the same on every run until the org or the configuration changes.
+    """
+    if isinstance(error, SalesforceApiError):
+        if not error.failure.path.endswith(QUERY_PATHS):
+            return None  # e.g. /limits refused: not about the object
+        code, message = error.failure.error_code or "", error.failure.message
+    elif isinstance(error, BulkJobError):
+        code, message = "", error.detail
+    else:
+        return None
+    if code in REFUSAL_CODES:
+        return REFUSAL_CODES[code]
+    lowered = message.lower()
+    return next((reason for phrase, reason in REFUSAL_PHRASES if phrase in lowered), None)
+
+
+def affects_every_object(error: BaseException) -> bool:
+    """Whether a failure is the org's or the session's (limits, login, TLS, quota guard), so
+    going on with the next object would only fail again."""
+    if isinstance(error, AuthenticationError | InvalidSessionError | QuotaGuardError):
+        return True
+    if isinstance(error, TlsVerificationError):
+        return True
+    if isinstance(error, SalesforceApiError):
+        return (error.failure.error_code or "") in ORG_WIDE_CODES
+    if isinstance(error, BulkJobError):
+        lowered = error.detail.lower()
+        return any(phrase in lowered for phrase in ORG_WIDE_JOB_PHRASES)
+    return False
+
+
+class ObjectsFailedError(SalesforceError):
+    """Some objects failed while the others were synced: one line per failed object."""
+
+    def __init__(self, failures: dict[str, str]) -> None:
+        self.lines = [f"{name}: {reason}" for name, reason in failures.items()]
+        names = ", ".join(failures)
+        super().__init__(
+            f"{len(failures)} object(s) failed ({names}); the others were synced and their "
+            "state saved. Rerun to resume the failed ones from their last saved point"
+        )

@@ -22,9 +22,15 @@ def describe_sobject(client: SalesforceClient, name: str) -> dict[str, Any]:
     return dict(client.get_json(f"sobjects/{name}/describe"))
 
 
-def query_records(client: SalesforceClient, soql: str) -> list[dict[str, Any]]:
-    """The first batch of a REST ``query`` (up to 2,000 rows): only for small, bounded queries."""
-    records = client.get_json("query", {"q": soql}).get("records", [])
+def query_records(
+    client: SalesforceClient, soql: str, *, query_all: bool = False
+) -> list[dict[str, Any]]:
+    """The first batch of a REST ``query`` (or ``queryAll``: deleted and archived rows too; up to
+    2,000 rows): only for small, bounded queries.
+    https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_queryall.htm
+    """
+    resource = "queryAll" if query_all else "query"
+    records = client.get_json(resource, {"q": soql}).get("records", [])
     return [record for record in records if isinstance(record, dict)]
 
 
