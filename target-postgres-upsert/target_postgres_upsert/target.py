@@ -42,6 +42,7 @@ from singer_sdk.helpers.capabilities import (
     ACTIVATE_VERSION_CONFIG,
     TARGET_BATCH_SIZE_ROWS_CONFIG,
     PluginCapabilities,
+    TargetCapabilities,
 )
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.exceptions import InvalidInputLine
@@ -85,12 +86,18 @@ class TargetPostgresUpsert(Target):
     name = "target-postgres-upsert"
     default_sink_class = PostgresUpsertSink
     message_reader_class = NumberedReader
+    # What the target does, each held to a behaviour by tests/integration/test_capabilities.py
+    # (which also says why the others are left out).
     capabilities = [
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,
         PluginCapabilities.FLATTENING,
         PluginCapabilities.STRUCTURED_LOGGING,
         PluginCapabilities.ACTIVATE_VERSION,
+        TargetCapabilities.SOFT_DELETE,  # _sdc_deleted_at, the default
+        TargetCapabilities.HARD_DELETE,  # hard_delete: true
+        TargetCapabilities.TARGET_SCHEMA,  # default_target_schema
+        TargetCapabilities.DATATYPE_FAILSAFE,  # a schema we cannot type loads as jsonb or text
     ]
 
     config_jsonschema = CONFIG_JSONSCHEMA
