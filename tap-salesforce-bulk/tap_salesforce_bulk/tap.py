@@ -15,6 +15,7 @@ from singer_sdk.helpers.capabilities import (
     PluginCapabilities,
     TapCapabilities,
 )
+from singer_sdk.mapper import PluginMapper
 from singer_sdk.singerlib import Catalog
 from typing_extensions import override
 
@@ -28,6 +29,7 @@ from tap_salesforce_bulk.schema import ObjectSpec
 from tap_salesforce_bulk.settings import CONFIG_JSONSCHEMA, ReconcilePass
 from tap_salesforce_bulk.side_streams import IdSetStream, PatchStream
 from tap_salesforce_bulk.streams import SObjectStream
+from tap_salesforce_bulk.unknown_settings import unknown_setting_warnings
 from tap_salesforce_bulk.writer import StateFlushingWriter
 
 
@@ -58,6 +60,17 @@ class TapSalesforceBulk(Tap):
         version adds the flattening settings whatever a tap declares."""
         for name, schema in STREAM_MAPS_CONFIG["properties"].items():
             config_jsonschema["properties"].setdefault(name, schema)
+
+    @override
+    def setup_mapper(self) -> None:
+        """The SDK's mapper, given only the settings the tap declares (an unknown key such as
+        ``flattening_enabled`` is ignored, as the warning about it says), before discovery."""
+        known = self.config_jsonschema["properties"]
+        for warning in unknown_setting_warnings(self.config, known, self.name):
+            self.logger.warning("%s", warning)
+        plugin_config = {key: value for key, value in self.config.items() if key in known}
+        self.mapper = PluginMapper(plugin_config=plugin_config, logger=self.logger)
+        self.mapper.register_raw_streams_from_catalog(self.catalog)
 
     _runtime: SyncRuntime | None = None
     _specs: list[ObjectSpec] | None = None

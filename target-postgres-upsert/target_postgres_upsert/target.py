@@ -71,6 +71,7 @@ from target_postgres_upsert.side_streams import (
 )
 from target_postgres_upsert.sinks import PostgresUpsertSink
 from target_postgres_upsert.types import table_name, with_hash_suffix
+from target_postgres_upsert.unknown_settings import unknown_setting_warnings
 
 _STATE_ENCODER = msgspec.json.Encoder(decimal_format="number")
 EXIT_FAILURE = 1
@@ -105,6 +106,10 @@ class TargetPostgresUpsert(Target):
     def __init__(self, **kwargs: Any) -> None:
         """Read the settings and start the loader thread (it connects on first use)."""
         super().__init__(**kwargs)
+        for warning in unknown_setting_warnings(
+            self.config, self.config_jsonschema["properties"], self.name
+        ):
+            self.logger.warning("%s", warning)
         self.settings = Settings.from_config(self.config)
         self.max_parallelism = 1  # sinks only queue batches; the loader thread does the work
         self.loader = Loader(
