@@ -123,7 +123,9 @@ class PostgresUpsertSink(CheckedSink):
                 properties[key] = {}
         data_props = [p for p in properties if p not in METADATA_COLUMNS]
         kinds = {
-            p: value_kinds(properties[p]) if isinstance(properties[p], Mapping) else ANY_VALUE
+            p: value_kinds(properties[p], content_encoding=settings.interpret_content_encoding)
+            if isinstance(properties[p], Mapping)
+            else ANY_VALUE
             for p in data_props
         }
         explicit = {

@@ -93,8 +93,10 @@ def _evolve(
             LOGGER.info("Adding column %s (%s)", name, wanted.value)
             continue
         current = parse_pg_type(existing[name])
-        if current is None:
-            continue  # someone else's type: PostgreSQL parses our text into it, or refuses
+        if current is None or current is PgType.BYTEA:
+            # Someone else's type, or bytes (interpret_content_encoding): never altered;
+            # PostgreSQL parses our text into it, or refuses the row.
+            continue
         wider = widen(current, wanted)
         if wider == current:
             continue
