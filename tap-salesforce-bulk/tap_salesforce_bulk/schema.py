@@ -75,6 +75,8 @@ class FieldSpec:
     salesforce_type: str
     kind: Kind
     calculated: bool = False
+    label: str | None = None  # describe's label, shown in Salesforce next to the field
+    help_text: str | None = None  # describe's inlineHelpText (the field-level help)
 
 
 @dataclass
@@ -85,15 +87,20 @@ class ObjectSpec:
     fields: dict[str, FieldSpec]
     replication_key: str | None
     left_out: dict[str, str] = field(default_factory=dict)
+    label: str | None = None  # describe's label of the object
 
     @property
     def schema(self) -> dict[str, Any]:
-        """The Singer JSON schema of the emitted records."""
-        return {
+        """The Singer JSON schema of the emitted records; labels and help text ride along as
+        ``title`` and ``description`` (a target can show them, e.g. as column comments)."""
+        schema: dict[str, Any] = {
             "type": "object",
             "properties": {name: json_schema_for(spec) for name, spec in self.fields.items()},
             "required": ["Id"],
         }
+        if self.label:
+            schema["title"] = self.label
+        return schema
 
 
 def json_schema_for(spec: FieldSpec) -> dict[str, Any]:
@@ -110,6 +117,10 @@ def json_schema_for(spec: FieldSpec) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": [json_type] if spec.name == "Id" else [json_type, "null"]}
     if spec.kind in {Kind.DATE, Kind.DATETIME, Kind.TIME}:
         schema["format"] = spec.kind.value
+    if spec.label:
+        schema["title"] = spec.label
+    if spec.help_text:
+        schema["description"] = spec.help_text
     return schema
 
 
@@ -139,7 +150,14 @@ def build_object_spec(
                 sf_type,
             )
             kind = Kind.STRING
-        fields[field_name] = FieldSpec(field_name, sf_type, kind, calculated)
+        fields[field_name] = FieldSpec(
+            field_name,
+            sf_type,
+            kind,
+            calculated,
+            label=_text(raw.get("label")),
+            help_text=_text(raw.get("inlineHelpText")),
+        )
     if "Id" not in fields:
         msg = f"{name} has no Id field in its describe; it cannot be synced with a key"
         raise ValueError(msg)
@@ -156,7 +174,13 @@ def build_object_spec(
         fields=fields,
         replication_key=choose_replication_key(fields.values()),
         left_out=left_out,
+        label=_text(describe.get("label")),
     )
+
+
+def _text(value: Any) -> str | None:
+    """A describe text attribute, or None when absent or blank."""
+    return value.strip() or None if isinstance(value, str) else None
 
 
 def choose_replication_key(fields: Iterable[FieldSpec]) -> str | None:

@@ -144,6 +144,25 @@ def pg_type_for(kinds: Collection[ValueKind]) -> PgType:
     return result
 
 
+def comment_for(schema: Any) -> str | None:
+    """A table's or column's comment from its schema's ``title`` and ``description``.
+
+    ``tap-salesforce-bulk`` puts a field's label in ``title`` and its help text in
+    ``description``: ``NPI Number: The provider's 10-digit ...``. None when the schema has
+    neither (the comment is then left as it is). NUL characters, which PostgreSQL text cannot
+    hold, are dropped.
+    """
+    if not isinstance(schema, Mapping):
+        return None
+    parts = [
+        text.replace("\x00", "").strip()
+        for text in (schema.get("title"), schema.get("description"))
+        if isinstance(text, str)
+    ]
+    parts = [part for part in parts if part]
+    return ": ".join(parts) if parts else None
+
+
 # --- names ------------------------------------------------------------------------------------
 
 

@@ -300,6 +300,13 @@ class FakeSalesforce:
         data.add_field(spec, pool)
         return spec.describe()
 
+    def relabel_field(
+        self, object_name: str, name: str, label: str, help_text: str | None = None
+    ) -> dict[str, object]:
+        """Edit a field's label and help text (``inlineHelpText``), as in Setup; the API name
+        stays. Returns the field's describe entry."""
+        return self._data(object_name).schema.relabel(name, label, help_text).describe()
+
     def remove_field(self, object_name: str, name: str) -> list[str]:
         """Delete a custom field (a geolocation with its components): gone from describe,
         SOQL naming it fails with INVALID_FIELD; returns the field names removed."""

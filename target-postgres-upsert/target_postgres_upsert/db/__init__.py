@@ -35,6 +35,7 @@ from target_postgres_upsert.db.plans import (
     REJECTS_TABLE,
     TABLE_VERSION,
     Batch,
+    Comments,
     ConnectionSettings,
     LoadResult,
     Reject,
@@ -48,6 +49,7 @@ __all__ = [
     "REJECTS_TABLE",
     "TABLE_VERSION",
     "Batch",
+    "Comments",
     "ConnectionSettings",
     "Database",
     "IdSetPlan",
@@ -79,9 +81,10 @@ class Database:
         table: str,
         columns: Sequence[tuple[str, PgType]],
         key_columns: Sequence[str],
+        comments: Comments | None = None,
     ) -> dict[str, PgType | None]:
         """See ``ddl.ensure_table``."""
-        return ddl.ensure_table(self.conn, schema, table, columns, key_columns)
+        return ddl.ensure_table(self.conn, schema, table, columns, key_columns, comments)
 
     def load(self, batch: Batch, *, keep_refused: bool = True) -> LoadResult:
         """See ``load.load``."""

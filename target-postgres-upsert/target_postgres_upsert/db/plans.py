@@ -43,6 +43,15 @@ class TablePlan:
 
 
 @dataclass(frozen=True)
+class Comments:
+    """What ``COMMENT ON`` should say for a table and its columns; a table or column left out
+    keeps whatever comment it has (someone may have written it by hand)."""
+
+    table: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Reject:
     """A record that is not loaded, with why; goes to ``_sdc_rejected_records``."""
 
