@@ -11,7 +11,14 @@ import psycopg2.extensions
 from psycopg2 import sql
 
 from target_postgres_upsert.db.pg_types import PgType, parse_pg_type, widen
-from target_postgres_upsert.db.plans import DELETED_AT, TABLE_VERSION, TYPE_SQL, Comments, idents
+from target_postgres_upsert.db.plans import (
+    DELETED_AT,
+    TABLE_VERSION,
+    TYPE_SQL,
+    Comments,
+    idents,
+    lock_schema_ddl,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -34,6 +41,7 @@ def ensure_table(
     """
     target = sql.Identifier(schema, table)
     with conn.cursor() as cur:
+        lock_schema_ddl(cur, schema)
         cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,))
         if cur.fetchone() is None:
             cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
