@@ -22,6 +22,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tests.fake_salesforce", description=__doc__)
     parser.add_argument("--contacts", type=int, default=10_000, help="Contact rows to generate")
     parser.add_argument("--accounts", type=int, default=500, help="Account rows to generate")
+    parser.add_argument(
+        "--licenses", type=int, default=0, help="License__c rows (a custom object; 0: none)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="data seed (same seed, same data)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
     parser.add_argument("--port", type=int, default=0, help="port (0 picks a free one)")
@@ -62,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         host=args.host,
         gzip=not args.no_gzip,
+        licenses=args.licenses,
     ).start()
     ready = json.dumps({"url": sf.url, "credentials": sf.credentials.as_json(), "pid": os.getpid()})
     if args.ready_file is not None:

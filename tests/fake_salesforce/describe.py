@@ -66,11 +66,15 @@ def _sobject_summary(
     }
 
 
+def _label(name: str) -> str:
+    """An object's label: a custom object's is its name without ``__c`` (``License``)."""
+    return name.removesuffix("__c").replace("_", " ")
+
+
 def describe_global(org: Org, version: str) -> dict[str, object]:
     """``GET /services/data/vXX.X/sobjects``."""
     sobjects = [
-        _sobject_summary(version, "Account", "Account", KEY_PREFIXES["Account"]),
-        _sobject_summary(version, "Contact", "Contact", KEY_PREFIXES["Contact"]),
+        _sobject_summary(version, name, _label(name), KEY_PREFIXES[name]) for name in org.objects
     ]
     for obj in org.unsupported.values():
         feed = obj.name.endswith("Feed")
@@ -95,7 +99,7 @@ def describe_object(org: Org, name: str, version: str) -> dict[str, object] | No
     fields: tuple[FieldSpec, ...]
     if data is not None:
         canonical, fields = data.name, data.fields
-        summary = _sobject_summary(version, canonical, canonical, KEY_PREFIXES[canonical])
+        summary = _sobject_summary(version, canonical, _label(canonical), KEY_PREFIXES[canonical])
     else:
         unsupported = org.unsupported_object(name)
         if unsupported is None:

@@ -103,8 +103,9 @@ class FakeSalesforce:
         api_enabled: bool = True,
         soap_login_enabled: bool = True,
         credentials: Credentials | None = None,
+        licenses: int = 0,
     ) -> None:
-        self.org = Org(contacts, accounts, seed)
+        self.org = Org(contacts, accounts, seed, licenses=licenses)
         self.seed = seed
         self.clock = EmulatorClock()
         self.limits = Limits()

@@ -24,6 +24,7 @@ KEY_PREFIXES = {
     "Individual": "0PK",
     "FeedItem": "0D5",
     "QueryLocator": "01g",
+    "License__c": "a0L",  # a custom object (license_object.py)
 }
 
 

@@ -14,7 +14,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from tests.fake_salesforce import account_data, contact_data
+from tests.fake_salesforce import account_data, contact_data, license_object
 from tests.fake_salesforce.account_schema import ACCOUNT_FIELDS
 from tests.fake_salesforce.contact_schema import CONTACT_FIELDS
 from tests.fake_salesforce.dataset import ObjectData, SerialField
@@ -150,7 +150,7 @@ def _pools(
 class Org:
     """Everything the emulator serves: org and users, Contact and Account data, describes."""
 
-    def __init__(self, contacts: int, accounts: int, seed: int) -> None:
+    def __init__(self, contacts: int, accounts: int, seed: int, *, licenses: int = 0) -> None:
         self.seed = seed
         self.org_id = make_id(KEY_PREFIXES["Organization"], 1 + seed % 1000)
         self.user_ids = tuple(make_id(KEY_PREFIXES["User"], 100 + n) for n in range(USER_COUNT))
@@ -208,6 +208,29 @@ class Org:
                 "Account", account_fields, accounts, seed, account_ids, account_pools
             ),
         }
+        if licenses:  # a custom object, only when asked for (license_object.py)
+            license_fields = pooled_fields(
+                license_object.LICENSE_FIELDS,
+                license_object.POOL_OF_GROUP,
+                list(license_object.POOL_SIZES),
+            )
+            generator = license_object.make_license_generator(contact_ids, contacts, self.user_ids)
+            self.objects[license_object.NAME] = ObjectData(
+                license_object.NAME,
+                license_fields,
+                licenses,
+                seed,
+                IdSpace(license_object.KEY_PREFIX, 1 + (seed % 83) * 10_000),
+                _pools(
+                    license_object.NAME,
+                    (contacts,),
+                    "license",
+                    license_fields,
+                    license_object.POOL_SIZES,
+                    {"license": [generator]},
+                    seed,
+                ),
+            )
         self.unsupported = {obj.name: obj for obj in UNSUPPORTED_OBJECTS}
 
     def object(self, name: str) -> ObjectData | None:
