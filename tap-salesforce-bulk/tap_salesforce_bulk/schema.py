@@ -88,6 +88,8 @@ class FieldSpec:
     kind: Kind
     calculated: bool = False
     filterable: bool = True  # describe ``filterable``: may a WHERE clause name it
+    label: str | None = None  # describe's label, shown in Salesforce next to the field
+    help_text: str | None = None  # describe's inlineHelpText (the field-level help)
 
 
 @dataclass
@@ -102,15 +104,20 @@ class ObjectSpec:
     replicateable: bool = True
     # Task and Event: archived rows exist, and only queryAll returns them.
     has_archived_rows: bool = False
+    label: str | None = None  # describe's label of the object
 
     @property
     def schema(self) -> dict[str, Any]:
-        """The Singer JSON schema of the emitted records."""
-        return {
+        """The Singer JSON schema of the emitted records; labels and help text ride along as
+        ``title`` and ``description`` (a target can show them, e.g. as column comments)."""
+        schema: dict[str, Any] = {
             "type": "object",
             "properties": {name: json_schema_for(spec) for name, spec in self.fields.items()},
             "required": ["Id"],
         }
+        if self.label:
+            schema["title"] = self.label
+        return schema
 
 
 def json_schema_for(spec: FieldSpec) -> dict[str, Any]:
@@ -127,6 +134,10 @@ def json_schema_for(spec: FieldSpec) -> dict[str, Any]:
     schema: dict[str, Any] = {"type": [json_type] if spec.name == "Id" else [json_type, "null"]}
     if spec.kind in {Kind.DATE, Kind.DATETIME, Kind.TIME}:
         schema["format"] = spec.kind.value
+    if spec.label:
+        schema["title"] = spec.label
+    if spec.help_text:
+        schema["description"] = spec.help_text
     return schema
 
 
@@ -156,8 +167,15 @@ def build_object_spec(
                 sf_type,
             )
             kind = Kind.STRING
-        filterable = raw.get("filterable", True) is not False
-        fields[field_name] = FieldSpec(field_name, sf_type, kind, calculated, filterable)
+        fields[field_name] = FieldSpec(
+            field_name,
+            sf_type,
+            kind,
+            calculated,
+            filterable=raw.get("filterable", True) is not False,
+            label=_text(raw.get("label")),
+            help_text=_text(raw.get("inlineHelpText")),
+        )
     if "Id" not in fields:
         msg = f"{name} has no Id field in its describe; it cannot be synced with a key"
         raise ValueError(msg)
@@ -186,7 +204,13 @@ def build_object_spec(
         # "You cannot use query() as it automatically filters out all records where isArchived
         # is set to true": https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_queryall.htm
         has_archived_rows={"IsArchived", "IsDeleted"} <= fields.keys(),
+        label=_text(describe.get("label")),
     )
+
+
+def _text(value: Any) -> str | None:
+    """A describe text attribute, or None when absent or blank."""
+    return value.strip() or None if isinstance(value, str) else None
 
 
 def choose_replication_key(fields: Iterable[FieldSpec]) -> str | None:

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import psycopg2
 
-from target_postgres_upsert.db import Database
+from target_postgres_upsert.db import ConflictRetriesExhaustedError, Database
 from target_postgres_upsert.errors import DatabaseError, TargetError, first_line
 
 LOGGER = logging.getLogger(__name__)
@@ -170,6 +170,8 @@ class Loader:
     def _translate(self, exc: BaseException) -> BaseException:
         if isinstance(exc, TargetError):
             return exc
+        if isinstance(exc, ConflictRetriesExhaustedError):
+            return DatabaseError(self._redact(str(exc)))
         if isinstance(exc, psycopg2.OperationalError | psycopg2.InterfaceError):
             message = self._redact(first_line(str(exc)))
             return DatabaseError(f"lost the connection to PostgreSQL: {message}")

@@ -119,6 +119,16 @@ CONFIG_JSONSCHEMA: dict[str, Any] = th.PropertiesList(
         ),
     ),
     th.Property(
+        "interpret_content_encoding",
+        th.BooleanType,
+        default=False,
+        description=(
+            "Store string properties whose schema has contentEncoding base16 (hex, optional"
+            " 0x) or base64 as bytea, decoded; a value that is not so encoded is rejected. Off:"
+            " they are text, as sent. As MeltanoLabs target-postgres's setting of this name."
+        ),
+    ),
+    th.Property(
         "on_invalid_record",
         th.StringType,
         allowed_values=["reject", "fail"],
@@ -150,6 +160,7 @@ class Settings:
     hard_delete: bool = False
     add_record_metadata: bool = True
     on_invalid_record: InvalidRecordPolicy = InvalidRecordPolicy.REJECT
+    interpret_content_encoding: bool = False
     secrets: tuple[str, ...] = ()
 
     @classmethod
@@ -182,5 +193,6 @@ class Settings:
             on_invalid_record=InvalidRecordPolicy(
                 get("on_invalid_record") or InvalidRecordPolicy.REJECT
             ),
+            interpret_content_encoding=bool(get("interpret_content_encoding", False)),
             secrets=tuple(s for s in secrets if s),
         )

@@ -26,6 +26,7 @@ from target_postgres_upsert.db import (
     DELETED_AT,
     TABLE_VERSION,
     Batch,
+    Comments,
     Database,
     PgType,
     RowBuffer,
@@ -36,7 +37,13 @@ from target_postgres_upsert.errors import InvalidRecordError
 from target_postgres_upsert.host import SinkHost
 from target_postgres_upsert.rows import ColumnSpec, RowFormatter
 from target_postgres_upsert.settings import InvalidRecordPolicy
-from target_postgres_upsert.types import ANY_VALUE, column_names, pg_type_for, value_kinds
+from target_postgres_upsert.types import (
+    ANY_VALUE,
+    column_names,
+    comment_for,
+    pg_type_for,
+    value_kinds,
+)
 from target_postgres_upsert.values import InvalidValueError, check_datetime
 
 EXTRACTED_AT = "_sdc_extracted_at"
@@ -61,6 +68,16 @@ METADATA_TYPES = {
     SEQUENCE: PgType.BIGINT,
     TABLE_VERSION: PgType.BIGINT,
     SYNC_STARTED_AT: PgType.BIGINT,
+}
+#: The comments of the metadata columns (``COMMENT ON COLUMN``), for whoever browses a table.
+METADATA_COMMENTS = {
+    EXTRACTED_AT: "When the tap read the record (the RECORD message's time_extracted)",
+    RECEIVED_AT: "When target-postgres-upsert read the record",
+    BATCHED_AT: "When the batch that last wrote this row was committed",
+    DELETED_AT: "When the record was deleted at the source; NULL while it exists",
+    SEQUENCE: "Epoch milliseconds when the record was read: a later value is a later version",
+    TABLE_VERSION: "The RECORD message's version (full-table syncs and ACTIVATE_VERSION)",
+    SYNC_STARTED_AT: "Epoch milliseconds when the run that last wrote this row started",
 }
 #: Salesforce's deletion flag (queryAll returns deleted rows with IsDeleted = true).
 IS_DELETED_PROPERTY = "IsDeleted"
@@ -123,7 +140,9 @@ class PostgresUpsertSink(CheckedSink):
                 properties[key] = {}
         data_props = [p for p in properties if p not in METADATA_COLUMNS]
         kinds = {
-            p: value_kinds(properties[p]) if isinstance(properties[p], Mapping) else ANY_VALUE
+            p: value_kinds(properties[p], content_encoding=settings.interpret_content_encoding)
+            if isinstance(properties[p], Mapping)
+            else ANY_VALUE
             for p in data_props
         }
         explicit = {
@@ -138,9 +157,16 @@ class PostgresUpsertSink(CheckedSink):
         wanted = [(names[p], pg_type_for(kinds[p])) for p in data_props]
         wanted += [(name, METADATA_TYPES[name]) for name in kept_meta]
         key_columns = tuple(names[k] for k in self.key_properties)
+        comments = Comments(
+            table=comment_for(self.original_schema),
+            columns={
+                **{names[p]: c for p in data_props if (c := comment_for(properties[p]))},
+                **{name: METADATA_COMMENTS[name] for name in kept_meta},
+            },
+        )
 
         def ensure(db: Database) -> dict[str, PgType | None]:
-            return db.ensure_table(schema_name, table, wanted, key_columns)
+            return db.ensure_table(schema_name, table, wanted, key_columns, comments)
 
         actual = self._host.loader.call(ensure)
         gone = sorted(set(actual) - {name for name, _ in wanted} - set(METADATA_COLUMNS))

@@ -42,6 +42,7 @@ from singer_sdk.helpers.capabilities import (
     ACTIVATE_VERSION_CONFIG,
     TARGET_BATCH_SIZE_ROWS_CONFIG,
     PluginCapabilities,
+    TargetCapabilities,
 )
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib.exceptions import InvalidInputLine
@@ -70,6 +71,7 @@ from target_postgres_upsert.side_streams import (
 )
 from target_postgres_upsert.sinks import PostgresUpsertSink
 from target_postgres_upsert.types import table_name, with_hash_suffix
+from target_postgres_upsert.unknown_settings import unknown_setting_warnings
 
 _STATE_ENCODER = msgspec.json.Encoder(decimal_format="number")
 EXIT_FAILURE = 1
@@ -85,12 +87,18 @@ class TargetPostgresUpsert(Target):
     name = "target-postgres-upsert"
     default_sink_class = PostgresUpsertSink
     message_reader_class = NumberedReader
+    # What the target does, each held to a behaviour by tests/integration/test_capabilities.py
+    # (which also says why the others are left out).
     capabilities = [
         PluginCapabilities.ABOUT,
         PluginCapabilities.STREAM_MAPS,
         PluginCapabilities.FLATTENING,
         PluginCapabilities.STRUCTURED_LOGGING,
         PluginCapabilities.ACTIVATE_VERSION,
+        TargetCapabilities.SOFT_DELETE,  # _sdc_deleted_at, the default
+        TargetCapabilities.HARD_DELETE,  # hard_delete: true
+        TargetCapabilities.TARGET_SCHEMA,  # default_target_schema
+        TargetCapabilities.DATATYPE_FAILSAFE,  # a schema we cannot type loads as jsonb or text
     ]
 
     config_jsonschema = CONFIG_JSONSCHEMA
@@ -98,6 +106,10 @@ class TargetPostgresUpsert(Target):
     def __init__(self, **kwargs: Any) -> None:
         """Read the settings and start the loader thread (it connects on first use)."""
         super().__init__(**kwargs)
+        for warning in unknown_setting_warnings(
+            self.config, self.config_jsonschema["properties"], self.name
+        ):
+            self.logger.warning("%s", warning)
         self.settings = Settings.from_config(self.config)
         self.max_parallelism = 1  # sinks only queue batches; the loader thread does the work
         self.loader = Loader(

@@ -42,6 +42,15 @@ class ValueKind(StrEnum):
     BOOLEAN = "boolean"
     OBJECT = "object"
     ARRAY = "array"
+    # Strings with contentEncoding, when interpret_content_encoding is on (stored as bytea).
+    BASE16 = "base16"
+    BASE64 = "base64"
+
+
+#: The JSON Schema type names (a ``type`` naming anything else is not a kind we know).
+JSON_TYPES = frozenset({"string", "integer", "number", "boolean", "object", "array"})
+#: ``contentEncoding`` values stored as bytes (RFC 4648 section 8 and 4).
+CONTENT_ENCODINGS = {"base16": ValueKind.BASE16, "base64": ValueKind.BASE64}
 
 
 class ColumnNaming(StrEnum):
@@ -69,28 +78,34 @@ _KIND_TYPES = {
     ValueKind.BOOLEAN: PgType.BOOLEAN,
     ValueKind.OBJECT: PgType.JSONB,
     ValueKind.ARRAY: PgType.JSONB,
+    ValueKind.BASE16: PgType.BYTEA,
+    ValueKind.BASE64: PgType.BYTEA,
 }
 
 
-def value_kinds(schema: Mapping[str, Any]) -> frozenset[ValueKind]:
+def value_kinds(
+    schema: Mapping[str, Any], *, content_encoding: bool = False
+) -> frozenset[ValueKind]:
     """The JSON values one property's schema allows (``null`` is always allowed and not listed).
 
     ``anyOf`` / ``oneOf`` / ``allOf`` branches are unioned: the column must hold whichever branch
     a record uses. An empty result (``ANY_VALUE``) means "any JSON value"; a property that only
     allows null gets ``{STRING}`` (any column type would do; text is the least surprising).
+    With ``content_encoding`` (the ``interpret_content_encoding`` setting), a string with
+    ``contentEncoding`` ``base16`` or ``base64`` is that kind instead of a string.
     """
-    kinds = _kinds(schema)
+    kinds = _kinds(schema, content_encoding)
     if kinds is None:
         return ANY_VALUE
     return frozenset(kinds) if kinds else frozenset({ValueKind.STRING})
 
 
-def _kinds(schema: Mapping[str, Any]) -> set[ValueKind] | None:
+def _kinds(schema: Mapping[str, Any], content_encoding: bool) -> set[ValueKind] | None:
     """The kinds a schema allows besides null; None for any value, empty for null only."""
     kinds: set[ValueKind] = set()
     branches = [b for key in ("anyOf", "oneOf", "allOf") for b in schema.get(key) or ()]
     for branch in branches:
-        branch_kinds = _kinds(branch) if isinstance(branch, Mapping) else None
+        branch_kinds = _kinds(branch, content_encoding) if isinstance(branch, Mapping) else None
         if branch_kinds is None:
             return None
         kinds |= branch_kinds
@@ -106,10 +121,13 @@ def _kinds(schema: Mapping[str, Any]) -> set[ValueKind] | None:
             return None
     names = [declared] if isinstance(declared, str) else list(declared or ())
     string_format = schema.get("format")
+    encoding = (
+        CONTENT_ENCODINGS.get(str(schema.get("contentEncoding"))) if content_encoding else None
+    )
     for name in names:
         if name == "string":
-            kinds.add(_STRING_FORMATS.get(str(string_format), ValueKind.STRING))
-        elif name != "null" and name in ValueKind.__members__.values():
+            kinds.add(encoding or _STRING_FORMATS.get(str(string_format), ValueKind.STRING))
+        elif name in JSON_TYPES:
             kinds.add(ValueKind(name))
     return kinds
 
@@ -124,6 +142,25 @@ def pg_type_for(kinds: Collection[ValueKind]) -> PgType:
         result = kind_type if result is None else widen(result, kind_type)
     assert result is not None
     return result
+
+
+def comment_for(schema: Any) -> str | None:
+    """A table's or column's comment from its schema's ``title`` and ``description``.
+
+    ``tap-salesforce-bulk`` puts a field's label in ``title`` and its help text in
+    ``description``: ``NPI Number: The provider's 10-digit ...``. None when the schema has
+    neither (the comment is then left as it is). NUL characters, which PostgreSQL text cannot
+    hold, are dropped.
+    """
+    if not isinstance(schema, Mapping):
+        return None
+    parts = [
+        text.replace("\x00", "").strip()
+        for text in (schema.get("title"), schema.get("description"))
+        if isinstance(text, str)
+    ]
+    parts = [part for part in parts if part]
+    return ": ".join(parts) if parts else None
 
 
 # --- names ------------------------------------------------------------------------------------

@@ -15,8 +15,11 @@ are removed there (and counted), and from JSON for jsonb columns here, since jso
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime
 import decimal
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -32,6 +35,10 @@ REASON_VALUE_CHARS = 60  # how much of a refused value a reject reason quotes
 Converter = Callable[[Any], str]
 
 _JSON_ENCODER = msgspec.json.Encoder(decimal_format="number", enc_hook=str)
+# base16 as MeltanoLabs target-postgres reads it: hex digits of either case, an optional 0x
+# prefix, an odd count taken as a leading 0; nothing else (no spaces).
+_HEX = re.compile(r"(?:0[xX])?([0-9A-Fa-f]*)")
+BYTEA_HEX_PREFIX = "\\x"  # PostgreSQL's hex format for bytea input
 
 
 class InvalidValueError(ValueError):
@@ -123,6 +130,27 @@ def _is_number(value: Any) -> bool:
     return False
 
 
+def _hex_digits(value: Any) -> str | None:
+    """The hex digits of a base16 string (even count), or None if it is not base16."""
+    if type(value) is not str:
+        return None
+    match = _HEX.fullmatch(value)
+    if match is None:
+        return None
+    digits = match.group(1)
+    return "0" + digits if len(digits) % 2 else digits
+
+
+def _base64_bytes(value: Any) -> bytes | None:
+    """The bytes of a base64 string (RFC 4648 alphabet, padded), or None if it is not base64."""
+    if type(value) is not str:
+        return None
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
 _KIND_CHECKS: dict[ValueKind, Callable[[Any], bool]] = {
     ValueKind.STRING: lambda v: type(v) is str,
     ValueKind.DATE_TIME: _is_datetime,
@@ -133,6 +161,8 @@ _KIND_CHECKS: dict[ValueKind, Callable[[Any], bool]] = {
     ValueKind.BOOLEAN: lambda v: type(v) is bool,
     ValueKind.OBJECT: lambda v: type(v) is dict,
     ValueKind.ARRAY: lambda v: type(v) is list,
+    ValueKind.BASE16: lambda v: _hex_digits(v) is not None,
+    ValueKind.BASE64: lambda v: _base64_bytes(v) is not None,
 }
 
 
@@ -169,6 +199,7 @@ _RENDERERS: dict[PgType | None, Converter] = {
     PgType.DATE: str,
     PgType.TIME: str,
     PgType.TIMESTAMPTZ: str,
+    PgType.BYTEA: _render_text,  # a plain string into bytea: PostgreSQL's escape format reads it
     None: _render_text,  # a column type we did not create: PostgreSQL parses our text form
 }
 
@@ -224,6 +255,20 @@ def _boolean_from_boolean(value: Any) -> str:
     raise InvalidValueError(f"expected true or false, got {_quote(value)}")
 
 
+def _bytea_from_base16(value: Any) -> str:
+    digits = _hex_digits(value)
+    if digits is None:
+        raise InvalidValueError(f"expected base16 (hex digits, optional 0x), got {_quote(value)}")
+    return BYTEA_HEX_PREFIX + digits.lower()
+
+
+def _bytea_from_base64(value: Any) -> str:
+    data = _base64_bytes(value)
+    if data is None:
+        raise InvalidValueError(f"expected base64 (RFC 4648, padded), got {_quote(value)}")
+    return BYTEA_HEX_PREFIX + data.hex()
+
+
 _FAST_CONVERTERS: dict[tuple[frozenset[ValueKind], PgType | None], Converter] = {
     (frozenset({ValueKind.STRING}), PgType.TEXT): _text_from_string,
     (frozenset({ValueKind.DATE_TIME}), PgType.TIMESTAMPTZ): _timestamptz_from_datetime,
@@ -234,6 +279,8 @@ _FAST_CONVERTERS: dict[tuple[frozenset[ValueKind], PgType | None], Converter] = 
     (frozenset({ValueKind.INTEGER, ValueKind.NUMBER}), PgType.NUMERIC): _numeric_from_number,
     (frozenset({ValueKind.BOOLEAN}), PgType.BOOLEAN): _boolean_from_boolean,
     (ANY_VALUE, PgType.JSONB): json_text,
+    (frozenset({ValueKind.BASE16}), PgType.BYTEA): _bytea_from_base16,
+    (frozenset({ValueKind.BASE64}), PgType.BYTEA): _bytea_from_base64,
 }
 
 

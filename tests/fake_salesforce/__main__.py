@@ -30,6 +30,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="list objects that refuse a plain query (ContentDocumentLink, ...)",
     )
     parser.add_argument("--type-zoo", type=int, default=0, help="Type_Zoo__c rows (odd types)")
+    parser.add_argument(
+        "--licenses", type=int, default=0, help="License__c rows (a custom object; 0: none)"
+    )
     parser.add_argument("--seed", type=int, default=1, help="data seed (same seed, same data)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback)")
     parser.add_argument("--port", type=int, default=0, help="port (0 picks a free one)")
@@ -74,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         events=args.events,
         restricted_objects=args.restricted_objects,
         type_zoo=args.type_zoo,
+        licenses=args.licenses,
     ).start()
     ready = json.dumps({"url": sf.url, "credentials": sf.credentials.as_json(), "pid": os.getpid()})
     if args.ready_file is not None:

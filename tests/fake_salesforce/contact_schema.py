@@ -234,7 +234,16 @@ def _standard() -> list[FieldSpec]:
 def _custom() -> list[FieldSpec]:
     c = {"custom": True}
     return [
-        text("NPI__c", "NPI", 10, _ROW, external_id=True, unique=True, **c),
+        text(
+            "NPI__c",
+            "NPI Number",
+            10,
+            _ROW,
+            external_id=True,
+            unique=True,
+            help_text="The provider's 10-digit National Provider Identifier, issued by CMS.",
+            **c,
+        ),
         picklist("Specialty__c", "Specialty", SPECIALTIES, "practice", **c),
         picklist("Secondary_Specialty__c", "Secondary Specialty", SPECIALTIES, "practice", **c),
         picklist("Network__c", "Network", NETWORKS, "practice", **c),

@@ -66,11 +66,16 @@ def _sobject_summary(
     }
 
 
+def _label(name: str) -> str:
+    """An object's label: a custom object's is its name without ``__c`` (``License``)."""
+    return name.removesuffix("__c").replace("_", " ")
+
+
 def describe_global(org: Org, version: str) -> dict[str, object]:
     """``GET /services/data/vXX.X/sobjects``."""
     sobjects = [
         _sobject_summary(
-            version, name, name, KEY_PREFIXES[name], replicateable=org.replicateable(name)
+            version, name, _label(name), KEY_PREFIXES[name], replicateable=org.replicateable(name)
         )
         for name in org.objects
     ]
@@ -100,7 +105,7 @@ def describe_object(org: Org, name: str, version: str) -> dict[str, object] | No
         summary = _sobject_summary(
             version,
             canonical,
-            canonical,
+            _label(canonical),
             KEY_PREFIXES[canonical],
             replicateable=org.replicateable(canonical),
         )

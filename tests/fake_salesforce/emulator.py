@@ -108,6 +108,7 @@ class FakeSalesforce:
         events: int = 0,
         restricted_objects: bool = False,
         type_zoo: int = 0,
+        licenses: int = 0,
     ) -> None:
         self.org = Org(
             contacts,
@@ -117,6 +118,7 @@ class FakeSalesforce:
             events=events,
             restricted_objects=restricted_objects,
             type_zoo_rows=type_zoo,
+            licenses=licenses,
         )
         self.seed = seed
         self.clock = EmulatorClock()
@@ -351,6 +353,13 @@ class FakeSalesforce:
         )
         data.add_field(spec, pool)
         return spec.describe()
+
+    def relabel_field(
+        self, object_name: str, name: str, label: str, help_text: str | None = None
+    ) -> dict[str, object]:
+        """Edit a field's label and help text (``inlineHelpText``), as in Setup; the API name
+        stays. Returns the field's describe entry."""
+        return self._data(object_name).schema.relabel(name, label, help_text).describe()
 
     def remove_field(self, object_name: str, name: str) -> list[str]:
         """Delete a custom field (a geolocation with its components): gone from describe,

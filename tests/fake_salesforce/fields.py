@@ -59,6 +59,7 @@ class FieldSpec:
     system: bool = False  # audit/system fields: not createable, not updateable
     filterable: bool | None = None  # None: as the type decides (describe ``filterable``)
     group: str = ""  # data generation: which value pool the field reads
+    help_text: str | None = None  # describe ``inlineHelpText``: the field-level help, if set
     extra: dict[str, object] = field(default_factory=dict)
 
     @property
@@ -142,7 +143,7 @@ class FieldSpec:
             "highScaleNumber": False,
             "htmlFormatted": self.html_formatted,
             "idLookup": self.id_lookup or ftype is FieldType.ID,
-            "inlineHelpText": None,
+            "inlineHelpText": self.help_text,
             "label": self.label or self.name,
             "length": self.length,
             "mask": None,

@@ -28,6 +28,7 @@ KEY_PREFIXES = {
     "Event": "00U",
     "ActivityFieldHistory": "0Ah",
     "Type_Zoo__c": "a0Z",
+    "License__c": "a0L",  # a custom object (license_object.py)
 }
 
 

@@ -15,7 +15,13 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from tests.fake_salesforce import account_data, activity_data, contact_data, type_zoo
+from tests.fake_salesforce import (
+    account_data,
+    activity_data,
+    contact_data,
+    license_object,
+    type_zoo,
+)
 from tests.fake_salesforce.account_schema import ACCOUNT_FIELDS
 from tests.fake_salesforce.activity_schema import EVENT_FIELDS, TASK_FIELDS
 from tests.fake_salesforce.contact_schema import CONTACT_FIELDS
@@ -173,6 +179,7 @@ class Org:
         events: int = 0,
         restricted_objects: bool = False,
         type_zoo_rows: int = 0,
+        licenses: int = 0,
     ) -> None:
         self.seed = seed
         self.org_id = make_id(KEY_PREFIXES["Organization"], 1 + seed % 1000)
@@ -231,6 +238,29 @@ class Org:
                 "Account", account_fields, accounts, seed, account_ids, account_pools
             ),
         }
+        if licenses:  # a custom object, only when asked for (license_object.py)
+            license_fields = pooled_fields(
+                license_object.LICENSE_FIELDS,
+                license_object.POOL_OF_GROUP,
+                list(license_object.POOL_SIZES),
+            )
+            generator = license_object.make_license_generator(contact_ids, contacts, self.user_ids)
+            self.objects[license_object.NAME] = ObjectData(
+                license_object.NAME,
+                license_fields,
+                licenses,
+                seed,
+                IdSpace(license_object.KEY_PREFIX, 1 + (seed % 83) * 10_000),
+                _pools(
+                    license_object.NAME,
+                    (contacts,),
+                    "license",
+                    license_fields,
+                    license_object.POOL_SIZES,
+                    {"license": [generator]},
+                    seed,
+                ),
+            )
         self.unsupported = {obj.name: obj for obj in UNSUPPORTED_OBJECTS}
         self.not_replicateable: set[str] = set()  # set_replicateable(name, False)
         links = {

@@ -22,6 +22,7 @@ Rules kept from Setup (the emulator's reading; Setup's own pages are not API doc
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from collections.abc import Iterable
@@ -113,6 +114,15 @@ class Schema:
                 self._removed[key] = field
             self._publish()
             return gone
+
+    def relabel(self, name: str, label: str, help_text: str | None) -> FieldSpec:
+        """An admin edits the field's label and help text in Setup: describe shows the new ones
+        (the API name, and so every query, stays the same)."""
+        with self._lock:
+            spec = dataclasses.replace(self._require(name), label=label, help_text=help_text)
+            self._existing[spec.name.lower()] = spec
+            self._publish()
+            return spec
 
     def hide(self, name: str) -> list[FieldSpec]:
         """Field-level security: make a field (and its components) invisible to the API user."""

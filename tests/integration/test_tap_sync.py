@@ -26,7 +26,11 @@ def test_discovery_types_contact_from_describe_and_leaves_compound_fields_out(
     assert stream["key_properties"] == ["Id"]
     assert stream["replication_key"] == "SystemModstamp"
     assert props["Id"]["type"] == ["string"]
-    assert props["SystemModstamp"] == {"type": ["string", "null"], "format": "date-time"}
+    assert props["SystemModstamp"] == {
+        "type": ["string", "null"],
+        "format": "date-time",
+        "title": "System Modstamp",
+    }
     assert props["Birthdate"]["format"] == "date"
     assert props["HasOptedOutOfEmail"]["type"] == ["boolean", "null"]
     assert props["Panel_Size__c"]["type"] == ["number", "null"]

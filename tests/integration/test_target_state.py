@@ -131,7 +131,12 @@ def test_sigterm_commits_what_was_read_and_writes_the_state(
         schema_message("t", props, ["id"]), *[record("t", {"id": i}) for i in range(1, 6)]
     ) + jsonl(state({"n": 5}))
     _feed(proc, text, close=False).join()
-    time.sleep(1.5)  # let it read everything; nothing is committed yet (batch not full, not old)
+    # Let it read everything; nothing is committed yet (batch not full, not old). On a busy
+    # machine the start-up alone can take longer than a fixed pause: wait for the table first.
+    deadline = time.monotonic() + WAIT_SECONDS
+    while db.tables() != {"t"} and time.monotonic() < deadline:
+        time.sleep(0.1)
+    time.sleep(1.0)
     assert db.tables() == {"t"}
     assert db.select("id", "t") == []
     proc.send_signal(signal.SIGTERM)

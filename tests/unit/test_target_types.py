@@ -77,3 +77,26 @@ def test_widen_is_a_join_commutative_associative_idempotent(
     assert widen(widen(a, b), c) == widen(a, widen(b, c))
     assert widen(a, a) == a
     assert widen(widen(a, b), a) == widen(a, b)  # the result holds a: widening again is a no-op
+
+
+@pytest.mark.parametrize(
+    ("schema", "interpret", "expected"),
+    [
+        ({"type": "string", "contentEncoding": "base16"}, True, PgType.BYTEA),
+        ({"type": ["string", "null"], "contentEncoding": "base64"}, True, PgType.BYTEA),
+        ({"type": "string", "contentEncoding": "base16"}, False, PgType.TEXT),
+        ({"type": "string", "contentEncoding": "quoted-printable"}, True, PgType.TEXT),
+        ({"type": ["string", "integer"], "contentEncoding": "base16"}, True, PgType.TEXT),
+        ({"type": "base16"}, True, PgType.TEXT),  # not a JSON type: null only, text
+    ],
+)
+def test_content_encoding_gives_bytea_only_when_interpreted(
+    schema: dict[str, Any], interpret: bool, expected: PgType
+) -> None:
+    assert pg_type_for(value_kinds(schema, content_encoding=interpret)) is expected
+
+
+def test_bytea_with_another_type_widens_to_text_or_jsonb() -> None:
+    assert widen(PgType.BYTEA, PgType.TEXT) is PgType.TEXT
+    assert widen(PgType.BYTEA, PgType.BIGINT) is PgType.TEXT
+    assert widen(PgType.BYTEA, PgType.JSONB) is PgType.JSONB

@@ -35,12 +35,14 @@ from target_postgres_upsert.db.plans import (
     REJECTS_TABLE,
     TABLE_VERSION,
     Batch,
+    Comments,
     ConnectionSettings,
     LoadResult,
     Reject,
     TablePlan,
 )
 from target_postgres_upsert.db.reconcile import IdSetPlan
+from target_postgres_upsert.db.retry import ConflictRetriesExhaustedError, run_transaction
 
 __all__ = [
     "APPLICATION_NAME",
@@ -48,6 +50,8 @@ __all__ = [
     "REJECTS_TABLE",
     "TABLE_VERSION",
     "Batch",
+    "Comments",
+    "ConflictRetriesExhaustedError",
     "ConnectionSettings",
     "Database",
     "IdSetPlan",
@@ -63,7 +67,11 @@ __all__ = [
 
 
 class Database:
-    """SQL for one connection. Not thread-safe: the loader thread is its only user."""
+    """SQL for one connection. Not thread-safe: the loader thread is its only user.
+
+    Each method is one transaction; one that PostgreSQL aborts to settle a conflict with another
+    session (deadlock, serialization failure) is run again whole (``retry.py``).
+    """
 
     def __init__(self, conn: psycopg2.extensions.connection) -> None:
         """Wrap an open connection (autocommit off: every method ends its own transaction)."""
@@ -79,21 +87,39 @@ class Database:
         table: str,
         columns: Sequence[tuple[str, PgType]],
         key_columns: Sequence[str],
+        comments: Comments | None = None,
     ) -> dict[str, PgType | None]:
         """See ``ddl.ensure_table``."""
-        return ddl.ensure_table(self.conn, schema, table, columns, key_columns)
+        return run_transaction(
+            self.conn,
+            lambda: ddl.ensure_table(self.conn, schema, table, columns, key_columns, comments),
+            f"creating or changing {schema}.{table}",
+        )
 
     def load(self, batch: Batch, *, keep_refused: bool = True) -> LoadResult:
         """See ``load.load``."""
-        return load.load(self.conn, batch, keep_refused=keep_refused)
+        plan = batch.plan
+        return run_transaction(
+            self.conn,
+            lambda: load.load(self.conn, batch, keep_refused=keep_refused),
+            f"loading {batch.rows} rows into {plan.schema}.{plan.table}",
+        )
 
     def activate_version(self, schema: str, table: str, version: int, *, hard: bool) -> int:
         """See ``ddl.activate_version``."""
-        return ddl.activate_version(self.conn, schema, table, version, hard=hard)
+        return run_transaction(
+            self.conn,
+            lambda: ddl.activate_version(self.conn, schema, table, version, hard=hard),
+            f"ACTIVATE_VERSION {version} on {schema}.{table}",
+        )
 
     def insert_rejects(self, schema: str, rejects: Sequence[Reject]) -> None:
         """See ``load.insert_rejects``."""
-        load.insert_rejects(self.conn, schema, rejects)
+        run_transaction(
+            self.conn,
+            lambda: load.insert_rejects(self.conn, schema, rejects),
+            f"filing {len(rejects)} rejected records in {schema}",
+        )
 
     def table_columns(self, schema: str, table: str) -> dict[str, str] | None:
         """See ``reconcile.table_columns``."""
@@ -101,12 +127,24 @@ class Database:
 
     def prepare_id_set(self, plan: IdSetPlan, *, fresh: bool) -> None:
         """See ``reconcile.prepare_id_set``."""
-        reconcile.prepare_id_set(self.conn, plan, fresh=fresh)
+        run_transaction(
+            self.conn,
+            lambda: reconcile.prepare_id_set(self.conn, plan, fresh=fresh),
+            f"preparing the Id set of {plan.schema}.{plan.table}",
+        )
 
     def drop_id_set(self, plan: IdSetPlan) -> None:
         """See ``reconcile.drop_id_set``."""
-        reconcile.drop_id_set(self.conn, plan)
+        run_transaction(
+            self.conn,
+            lambda: reconcile.drop_id_set(self.conn, plan),
+            f"dropping the Id set of {plan.schema}.{plan.table}",
+        )
 
     def sweep_id_set(self, plan: IdSetPlan, version: int) -> tuple[int, int]:
         """See ``reconcile.sweep``."""
-        return reconcile.sweep(self.conn, plan, version)
+        return run_transaction(
+            self.conn,
+            lambda: reconcile.sweep(self.conn, plan, version),
+            f"sweeping {plan.schema}.{plan.table} with its Id set",
+        )

@@ -1,15 +1,24 @@
-"""DDL: create and evolve tables (add and widen columns, key index); ACTIVATE_VERSION sweeps."""
+"""DDL: create and evolve tables (add and widen columns, key index, comments); ACTIVATE_VERSION
+sweeps."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
 
+import psycopg2.errors
 import psycopg2.extensions
 from psycopg2 import sql
 
 from target_postgres_upsert.db.pg_types import PgType, parse_pg_type, widen
-from target_postgres_upsert.db.plans import DELETED_AT, TABLE_VERSION, TYPE_SQL, idents
+from target_postgres_upsert.db.plans import (
+    DELETED_AT,
+    TABLE_VERSION,
+    TYPE_SQL,
+    Comments,
+    idents,
+    lock_schema_ddl,
+)
 
 LOGGER = logging.getLogger(__name__)
 
@@ -20,16 +29,19 @@ def ensure_table(
     table: str,
     columns: Sequence[tuple[str, PgType]],
     key_columns: Sequence[str],
+    comments: Comments | None = None,
 ) -> dict[str, PgType | None]:
     """Create or evolve ``schema.table`` to hold ``columns``; return every column's type.
 
     Missing columns are added; a column whose type cannot hold the new values is widened in
     place (``ALTER ... TYPE ... USING``); nothing is ever dropped. Columns of types we do not
     create are left alone (``None`` in the result). The key gets a primary key on a new table,
-    or a unique index on an existing table that lacks one.
+    or a unique index on an existing table that lacks one. ``comments`` are written with
+    ``COMMENT ON`` where they differ from the ones the table has (a label renamed upstream).
     """
     target = sql.Identifier(schema, table)
     with conn.cursor() as cur:
+        lock_schema_ddl(cur, schema)
         cur.execute("SELECT 1 FROM pg_namespace WHERE nspname = %s", (schema,))
         if cur.fetchone() is None:
             cur.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(schema)))
@@ -51,6 +63,8 @@ def ensure_table(
             _evolve(cur, target, existing, columns)
             if key_columns:
                 _ensure_unique_key(cur, schema, table, key_columns)
+        if comments is not None:
+            _sync_comments(cur, schema, table, comments)
         result = _column_types(cur, schema, table)
     conn.commit()
     assert result is not None
@@ -93,8 +107,10 @@ def _evolve(
             LOGGER.info("Adding column %s (%s)", name, wanted.value)
             continue
         current = parse_pg_type(existing[name])
-        if current is None:
-            continue  # someone else's type: PostgreSQL parses our text into it, or refuses
+        if current is None or current is PgType.BYTEA:
+            # Someone else's type, or bytes (interpret_content_encoding): never altered;
+            # PostgreSQL parses our text into it, or refuses the row.
+            continue
         wider = widen(current, wanted)
         if wider == current:
             continue
@@ -110,6 +126,56 @@ def _evolve(
         LOGGER.warning("Widening column %s from %s to %s", name, current.value, wider.value)
     if changes:
         cur.execute(sql.SQL("ALTER TABLE {} {}").format(target, sql.SQL(", ").join(changes)))
+
+
+def _sync_comments(
+    cur: psycopg2.extensions.cursor, schema: str, table: str, comments: Comments
+) -> None:
+    """``COMMENT ON`` the table and the columns whose comment is not the wanted one yet.
+
+    Only the owner of a table may comment on it: on a table someone else owns, the comments are
+    left as they are and the log says so (the load goes on).
+    """
+    cur.execute(
+        "SELECT NULL::name, obj_description(c.oid, 'pg_class') FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s"
+        " UNION ALL SELECT a.attname, col_description(a.attrelid, a.attnum) FROM pg_attribute a"
+        " JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 AND NOT a.attisdropped",
+        (schema, table, schema, table),
+    )
+    current = dict(cur.fetchall())
+    target = sql.Identifier(schema, table)
+    statements: list[sql.Composable] = []
+    if comments.table is not None and current.get(None) != comments.table:
+        statements.append(
+            sql.SQL("COMMENT ON TABLE {} IS {}").format(target, sql.Literal(comments.table))
+        )
+    for column, text in comments.columns.items():
+        if column in current and current[column] != text:
+            statements.append(
+                sql.SQL("COMMENT ON COLUMN {} IS {}").format(
+                    sql.Identifier(schema, table, column), sql.Literal(text)
+                )
+            )
+    if not statements:
+        return
+    cur.execute("SAVEPOINT comments")
+    try:
+        cur.execute(sql.SQL("; ").join(statements))
+    except psycopg2.errors.InsufficientPrivilege:
+        cur.execute("ROLLBACK TO SAVEPOINT comments")
+        LOGGER.warning(
+            "Cannot comment on %s.%s (only its owner may): its table and column comments are"
+            " left as they are",
+            schema,
+            table,
+        )
+        return
+    cur.execute("RELEASE SAVEPOINT comments")
+    LOGGER.info(
+        "Commented on %s.%s: %d table or column comments written", schema, table, len(statements)
+    )
 
 
 def _ensure_unique_key(

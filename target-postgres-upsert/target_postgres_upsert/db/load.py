@@ -28,6 +28,7 @@ from target_postgres_upsert.db.plans import (
     Reject,
     TablePlan,
     idents,
+    lock_schema_ddl,
 )
 
 # psycopg2 reads the COPY source in pieces of this size. One piece per batch is best: each read
@@ -300,6 +301,10 @@ def _insert_rejects(
     cur: psycopg2.extensions.cursor, schema: str, rejects: Sequence[Reject]
 ) -> None:
     table = sql.Identifier(schema, REJECTS_TABLE)
+    cur.execute("SELECT to_regclass(%s)", (table.as_string(cur),))
+    row = cur.fetchone()
+    if row is None or row[0] is None:
+        lock_schema_ddl(cur, schema)  # another target may be creating it right now
     cur.execute(
         sql.SQL(
             "CREATE TABLE IF NOT EXISTS {} ("

@@ -20,10 +20,12 @@ class PgType(StrEnum):
     TIMESTAMPTZ = "timestamp with time zone"
     TEXT = "text"
     JSONB = "jsonb"
+    BYTEA = "bytea"  # only with interpret_content_encoding; never widened or altered
 
 
 def widen(first: PgType, second: PgType) -> PgType:
-    """The narrowest of our types that holds every value of both (jsonb and text are the tops)."""
+    """The narrowest of our types that holds every value of both (jsonb and text are the tops;
+    bytea with anything else is text: the encoded strings as they came)."""
     if first == second:
         return first
     pair = {first, second}

@@ -19,6 +19,18 @@ TABLE_VERSION = "_sdc_table_version"
 TYPE_SQL = {pg_type: sql.SQL(pg_type.value) for pg_type in PgType}
 
 
+# The first key of the transaction-level advisory lock our DDL takes per schema (the second is
+# the schema name's hash): two targets creating one schema or table at the same moment would
+# otherwise race in PostgreSQL's catalogs (a unique violation on pg_namespace or pg_type even
+# with IF NOT EXISTS). https://www.postgresql.org/docs/15/explicit-locking.html#ADVISORY-LOCKS
+DDL_LOCK_CLASS = 0x54505530  # "TPU0"
+
+
+def lock_schema_ddl(cur: Any, schema: str) -> None:
+    """Wait until no other session of this target changes tables of ``schema``, until commit."""
+    cur.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", (DDL_LOCK_CLASS, schema))
+
+
 def idents(names: Sequence[str]) -> sql.Composed:
     """``"a", "b", ...`` for a column list."""
     return sql.SQL(", ").join(sql.Identifier(n) for n in names)
@@ -40,6 +52,15 @@ class TablePlan:
     constants: Mapping[str, Any] = field(default_factory=dict)  # same value for every row
     now_columns: tuple[str, ...] = ()  # set to the batch's transaction time
     update_only: bool = False  # a patch: update existing rows' columns, never insert
+
+
+@dataclass(frozen=True)
+class Comments:
+    """What ``COMMENT ON`` should say for a table and its columns; a table or column left out
+    keeps whatever comment it has (someone may have written it by hand)."""
+
+    table: str | None = None
+    columns: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

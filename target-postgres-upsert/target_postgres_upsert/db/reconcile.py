@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import psycopg2.extensions
 from psycopg2 import sql
 
-from target_postgres_upsert.db.plans import DELETED_AT, TABLE_VERSION, idents
+from target_postgres_upsert.db.plans import DELETED_AT, TABLE_VERSION, idents, lock_schema_ddl
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ def prepare_id_set(conn: psycopg2.extensions.connection, plan: IdSetPlan, *, fre
     """
     target = sql.Identifier(plan.schema, plan.set_table)
     with conn.cursor() as cur:
+        lock_schema_ddl(cur, plan.schema)
         if fresh:
             cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(target))
         cur.execute(

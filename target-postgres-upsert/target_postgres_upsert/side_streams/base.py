@@ -92,7 +92,9 @@ class SideSink(CheckedSink):
 
     def _kinds(self, prop: str) -> frozenset[ValueKind]:
         schema = (self.original_schema.get("properties") or {}).get(prop)
-        return value_kinds(schema) if isinstance(schema, Mapping) else ANY_VALUE
+        if not isinstance(schema, Mapping):
+            return ANY_VALUE
+        return value_kinds(schema, content_encoding=self._settings.interpret_content_encoding)
 
     def _take_batch(self) -> tuple[int, list[Reject]]:
         """Hand the batch's counts to the SDK; (records read, rejects), both reset."""

@@ -13,6 +13,7 @@ from typing_extensions import override
 from target_postgres_upsert.checked_sink import REJECT_LOG_LIMIT
 from target_postgres_upsert.db import (
     Batch,
+    Comments,
     Database,
     Reject,
     RowBuffer,
@@ -23,7 +24,7 @@ from target_postgres_upsert.rows import ColumnSpec, RowFormatter
 from target_postgres_upsert.settings import InvalidRecordPolicy
 from target_postgres_upsert.side_streams.base import PATCH_MARKER, SideSink
 from target_postgres_upsert.sinks import METADATA_COLUMNS
-from target_postgres_upsert.types import pg_type_for
+from target_postgres_upsert.types import comment_for, pg_type_for
 from target_postgres_upsert.values import InvalidValueError
 
 _DECODER = msgspec.json.Decoder(float_hook=decimal.Decimal)
@@ -60,8 +61,14 @@ class PatchSink(SideSink):
         schema, table = self._settings.default_target_schema, self.table
         key_columns = tuple(self._names_by_prop[k] for k in self.key_properties)
         self._key_columns = key_columns
+        raw = self.original_schema.get("properties") or {}
+        comments = Comments(
+            columns={
+                self._names_by_prop[p]: c for p in properties if (c := comment_for(raw.get(p)))
+            }
+        )
         actual = self._host.loader.call(
-            lambda db: db.ensure_table(schema, table, wanted, key_columns)
+            lambda db: db.ensure_table(schema, table, wanted, key_columns, comments)
         )
         self._specs = {
             p: ColumnSpec(p, kinds[p], actual.get(self._names_by_prop[p])) for p in properties
