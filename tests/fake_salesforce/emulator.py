@@ -103,6 +103,10 @@ class FakeSalesforce:
         api_enabled: bool = True,
         soap_login_enabled: bool = True,
         credentials: Credentials | None = None,
+        refresh_token_rotation: bool = False,
+        session_timeout_seconds: float | None = None,
+        username_password_flow: bool = True,
+        view_setup_permission: bool = True,
     ) -> None:
         self.org = Org(contacts, accounts, seed)
         self.seed = seed
@@ -111,7 +115,7 @@ class FakeSalesforce:
         self._counters = Counters()
         self.faults = FaultInjector()
         self.credentials = credentials or default_credentials(seed)
-        self.tokens = TokenStore(self.org.org_id)
+        self.tokens = TokenStore(self.org.org_id, self.clock.now_ms, session_timeout_seconds)
         self.jobs = JobStore(
             self.clock,
             self.limits,
@@ -124,13 +128,22 @@ class FakeSalesforce:
         self.gzip = gzip
         self.api_enabled = api_enabled
         self.soap_login_enabled = soap_login_enabled
+        # The integration user's profile: without View Setup and Configuration, /limits and
+        # /limits/recordCount are refused.
+        self.view_setup_permission = view_setup_permission
         self._host = host
         self._port = port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
         self.oauth = OAuthServer(
-            self.credentials, self.tokens, "", self.org.integration_user_id, self.clock.now_ms
+            self.credentials,
+            self.tokens,
+            "",
+            self.org.integration_user_id,
+            self.clock.now_ms,
+            rotate_refresh_tokens=refresh_token_rotation,
+            username_password_flow=username_password_flow,
         )
 
     # ---- lifecycle -----------------------------------------------------------------------------
