@@ -174,3 +174,10 @@ def is_unsupported_object(error: SalesforceApiError) -> bool:
     return failure.error_code == "INVALIDENTITY" or "not supported by the bulk api" in (
         failure.message.lower()
     )
+
+
+def is_permission_refusal(error: SalesforceApiError) -> bool:
+    """Whether a resource was refused for lack of a permission (403), or hidden from this user
+    (404): /limits and /limits/recordCount need "View Setup and Configuration", and how
+    Salesforce refuses them is not documented."""
+    return error.failure.status in (403, 404)
