@@ -29,6 +29,8 @@ from tests.fake_salesforce.jobs import JobStore, QueryJob
 from tests.fake_salesforce.limits import Limits
 from tests.fake_salesforce.org import Org
 from tests.fake_salesforce.routes_rest import Cursors
+from tests.fake_salesforce.soql_check import check
+from tests.fake_salesforce.vocabulary import MAX_API_VERSION, ColumnDelimiter, LineEnding, Operation
 
 DEFAULT_JOB_PROCESSING_SECONDS = 0.5
 SHUTDOWN_POLL_SECONDS = 0.05  # how often serve_forever checks for stop(); keeps test teardown quick
@@ -212,6 +214,23 @@ class FakeSalesforce:
     def job(self, job_id: str) -> QueryJob:
         """A query job (for assertions)."""
         return self.jobs.get(job_id)
+
+    def create_query_job(
+        self, soql: str, *, created_by: str | None = None, stuck: bool = False
+    ) -> str:
+        """Create a query job as another client would (the integration user by default; a job
+        that never completes with ``stuck``); returns its id. Not counted in ``jobs_created``."""
+        job = self.jobs.create(
+            check(soql, self.org, bulk=True),
+            Operation.QUERY,
+            created_by or self.org.integration_user_id,
+            f"{MAX_API_VERSION}.0",
+            ColumnDelimiter.COMMA,
+            LineEnding.LF,
+            "stuck" if stuck else "complete",
+            "",
+        )
+        return job.id
 
     def truth(
         self, object_name: str, include_deleted: bool = False

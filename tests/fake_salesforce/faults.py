@@ -161,6 +161,16 @@ class JobStuck(Fault):
     phase: ClassVar[str] = JOB
 
 
+@dataclass
+class OtherClientJob(Fault):
+    """Another client (``created_by``, another user by default) creates a job with the same query
+    at the same moment as the next job created; it never completes."""
+
+    on: str = "job_create"
+    created_by: str = "0055g00000OTHERAAA"
+    phase: ClassVar[str] = JOB
+
+
 def phase_of(fault: Fault) -> str:
     """The phase a fault acts in."""
     return fault.phase_of if isinstance(fault, Slow) else fault.phase
@@ -215,6 +225,7 @@ FAULT_TYPES: dict[str, type[Fault]] = {
         JobFails,
         JobAborted,
         JobStuck,
+        OtherClientJob,
     )
 }
 
