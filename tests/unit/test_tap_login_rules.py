@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import requests
 
-from tap_salesforce_bulk.salesforce.auth import AuthFlow
+from tap_salesforce_bulk.salesforce.auth import AuthFlow, Credentials, SalesforceAuthenticator
 from tap_salesforce_bulk.salesforce.bulk import JobInfo, JobState
 from tap_salesforce_bulk.salesforce.classify import Verdict, classify_login
 from tap_salesforce_bulk.salesforce.limits import parse_limit_info
@@ -207,3 +207,44 @@ def test_api_usage_header_gives_daily_api_requests() -> None:
     allocation = parse_limit_info("api-usage=250/15000")["DailyApiRequests"]
     assert (allocation.maximum, allocation.remaining) == (15_000, 14_750)
     assert parse_limit_info(None) == {}
+
+
+def test_a_rotated_token_that_cannot_be_saved_is_kept_for_the_run_and_said_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    credentials = Credentials(
+        AuthFlow.REFRESH_TOKEN,
+        client_id="3MVG9x",
+        refresh_token="5AepFirst",
+        refresh_token_path=str(gone / "token"),
+    )
+    auth = SalesforceAuthenticator(
+        credentials, login_url="https://acme.my.salesforce.com", api_version="64.0"
+    )
+    gone.rmdir()  # the directory disappears after the configuration was checked
+    with caplog.at_level("INFO"):
+        auth._adopt_refresh_token("5AepSecond")
+    assert auth._token_request_body()["refresh_token"] == "5AepSecond"
+    errors = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert "Could not save the rotated refresh token" in errors[0]
+    assert str(gone / "token") in errors[0]
+    assert "5Aep" not in caplog.text
+
+
+def test_inline_token_rotation_warns_once_without_the_token(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    credentials = Credentials(AuthFlow.REFRESH_TOKEN, client_id="3MVG9x", refresh_token="5AepFirst")
+    auth = SalesforceAuthenticator(
+        credentials, login_url="https://acme.my.salesforce.com", api_version="64.0"
+    )
+    with caplog.at_level("WARNING"):
+        auth._adopt_refresh_token("5AepSecond")
+        auth._adopt_refresh_token("5AepThird")
+    assert auth._token_request_body()["refresh_token"] == "5AepThird"
+    assert len(caplog.records) == 1
+    assert "refresh_token_path" in caplog.text
+    assert "5Aep" not in caplog.text

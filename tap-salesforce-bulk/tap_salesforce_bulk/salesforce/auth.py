@@ -258,9 +258,9 @@ class SalesforceAuthenticator:
             write_token_file(Path(path), token)
         except TokenFileError as exc:
             logger.error(
-                "Could not save the rotated refresh token: %s; the next run will fail with the "
-                "old one. Put this run's token back by re-authorizing the app, and make "
-                "refresh_token_path writable",
+                "Could not save the rotated refresh token: %s; this run goes on, but the next "
+                "one would send a spent token: make refresh_token_path writable and put a new "
+                "refresh token in it (authorize the app again) before the next run",
                 exc,
             )
             return
