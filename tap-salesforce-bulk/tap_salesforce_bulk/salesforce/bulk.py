@@ -188,7 +188,7 @@ class BulkApi:
                 logger.warning(
                     "%s Bulk job %s (%s, %s): an earlier attempt to create job %s created it "
                     "before its answer was lost (%s)",
-                    "Found" if orphan.is_terminal else "Aborted",
+                    "Deleting" if orphan.is_terminal else "Aborted",
                     orphan.id,
                     orphan.object_name,
                     orphan.state,
