@@ -22,8 +22,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from singer_sdk import typing as th
 from singer_sdk.exceptions import ConfigValidationError
 
-from tap_salesforce_bulk.salesforce.auth import AuthFlow, Credentials
+from tap_salesforce_bulk.salesforce.auth import AuthFlow, Credentials, needs_my_domain
+from tap_salesforce_bulk.salesforce.login_faults import MY_DOMAIN_ADVICE
 from tap_salesforce_bulk.salesforce.timestamps import format_datetime, parse_datetime
+from tap_salesforce_bulk.salesforce.token_file import (
+    TokenFileError,
+    check_writable,
+    read_token_file,
+)
 
 DEFAULT_API_VERSION = "64.0"
 DEFAULT_DOMAIN = "login"
@@ -91,6 +97,14 @@ CONFIG_JSONSCHEMA: dict[str, Any] = th.PropertiesList(
         "refresh_token when the app requires it).",
     ),
     th.Property("refresh_token", th.StringType, secret=True, description="OAuth refresh token."),
+    th.Property(
+        "refresh_token_path",
+        th.StringType,
+        description="File holding the refresh token, read at start and rewritten (atomically, "
+        "mode 0600) whenever Salesforce returns a new one: needed when the connected app has "
+        "Refresh Token Rotation on. Instead of refresh_token, or with it to start a file that "
+        "does not exist yet.",
+    ),
     th.Property(
         "private_key",
         th.StringType,
@@ -241,9 +255,16 @@ class TapSettings:
         if usage > 100:
             msg = f"max_api_usage_percent: {usage:g} is above 100"
             raise SettingError(msg)
+        credentials = resolve_credentials(config)
+        login_url = resolve_login_url(config)
+        if needs_my_domain(credentials.flow, login_url):
+            setting = "login_url" if config.get("login_url") else "domain"
+            host = urlsplit(login_url).hostname
+            msg = f"{setting}: {host} cannot be used with auth_flow client_credentials; {MY_DOMAIN_ADVICE}"
+            raise SettingError(msg)
         return cls(
-            credentials=resolve_credentials(config),
-            login_url=resolve_login_url(config),
+            credentials=credentials,
+            login_url=login_url,
             api_version=resolve_api_version(config),
             objects=tuple(config.get("objects") or DEFAULT_OBJECTS),
             start_date=resolve_start_date(config.get("start_date"), now=now),
@@ -305,7 +326,7 @@ def resolve_auth_flow(config: Mapping[str, Any]) -> AuthFlow:
             raise SettingError(msg) from None
     elif _given(config, "private_key") or _given(config, "private_key_path"):
         flow = AuthFlow.JWT
-    elif _given(config, "refresh_token"):
+    elif _given(config, "refresh_token") or _given(config, "refresh_token_path"):
         flow = AuthFlow.REFRESH_TOKEN
     elif _given(config, "username") and _given(config, "password"):
         flow = AuthFlow.PASSWORD if _given(config, "client_id") else AuthFlow.SOAP
@@ -323,6 +344,7 @@ def resolve_auth_flow(config: Mapping[str, Any]) -> AuthFlow:
         for name in REQUIRED_SETTINGS[flow]
         if not _given(config, name)
         and not (name == "private_key" and _given(config, "private_key_path"))
+        and not (name == "refresh_token" and _given(config, "refresh_token_path"))
     ]
     if missing:
         msg = (
@@ -339,6 +361,10 @@ def resolve_credentials(config: Mapping[str, Any]) -> Credentials:
     def text(name: str) -> str | None:
         return str(config[name]) if _given(config, name) else None
 
+    refresh_token, refresh_token_path = text("refresh_token"), None
+    if flow is AuthFlow.REFRESH_TOKEN and _given(config, "refresh_token_path"):
+        refresh_token_path = str(Path(str(config["refresh_token_path"])).expanduser())
+        refresh_token = load_refresh_token(Path(refresh_token_path), refresh_token)
     return Credentials(
         flow=flow,
         username=text("username"),
@@ -346,9 +372,24 @@ def resolve_credentials(config: Mapping[str, Any]) -> Credentials:
         security_token=text("security_token"),
         client_id=text("client_id"),
         client_secret=text("client_secret"),
-        refresh_token=text("refresh_token"),
+        refresh_token=refresh_token,
+        refresh_token_path=refresh_token_path,
         private_key_pem=load_private_key(config) if flow is AuthFlow.JWT else None,
     )
+
+
+def load_refresh_token(path: Path, inline: str | None) -> str:
+    """The newest refresh token: the file's when it exists, else ``refresh_token`` (the file is
+    written at the first rotation). The file's directory must be writable, checked now: a token
+    rotated mid-run and then lost would revoke the chain at the next run."""
+    try:
+        check_writable(path)
+        if path.exists() or inline is None:
+            return read_token_file(path)
+    except TokenFileError as exc:
+        msg = f"refresh_token_path: {exc}"
+        raise SettingError(msg) from None
+    return inline
 
 
 def load_private_key(config: Mapping[str, Any]) -> str:

@@ -10,7 +10,7 @@ https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/que
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 from tap_salesforce_bulk.salesforce.timestamps import soql_datetime_literal
@@ -80,3 +80,25 @@ def build_query(
 def count_query(sobject: str, *, described_objects: Collection[str]) -> str:
     """``SELECT COUNT() FROM Obj`` for the REST query resource (never a Bulk job)."""
     return f"SELECT COUNT() FROM {checked_name(sobject, described_objects)}"  # noqa: S608
+
+
+def fields_that_fit(
+    fields: Sequence[str], keep: Collection[str], fits: Callable[[list[str]], bool]
+) -> list[str]:
+    """The fields ``keep`` plus as many others as ``fits`` accepts, taken in order and returned
+    in the order of ``fields`` (``fits`` must hold for fewer fields whenever it holds for more)."""
+    kept = [name for name in fields if name in keep]
+    others = [name for name in fields if name not in keep]
+
+    def chosen(count: int) -> list[str]:
+        wanted = set(kept) | set(others[:count])
+        return [name for name in fields if name in wanted]
+
+    low, high = 0, len(others)  # fits(chosen(low)) is assumed; find the largest count that fits
+    while low < high:
+        middle = (low + high + 1) // 2
+        if fits(chosen(middle)):
+            low = middle
+        else:
+            high = middle - 1
+    return chosen(low)

@@ -35,10 +35,10 @@ from tap_salesforce_bulk.salesforce.errors import (
     SalesforceRetriableError,
     affects_every_object,
 )
-from tap_salesforce_bulk.salesforce.rest import query_records
+from tap_salesforce_bulk.salesforce.rest import QUERY_URI_MAX_BYTES, query_records, query_uri_bytes
 from tap_salesforce_bulk.salesforce.timestamps import normalize_datetime
 from tap_salesforce_bulk.schema import ObjectSpec
-from tap_salesforce_bulk.soql import TimeWindow, build_query
+from tap_salesforce_bulk.soql import TimeWindow, build_query, fields_that_fit
 
 JOB_STATE_KEY = "bulk_job"
 SYNCED_FIELDS_KEY = "synced_fields"
@@ -337,9 +337,23 @@ class SObjectStream(BulkRecordStream):
         query_all = self.operation is Operation.QUERY_ALL
         return query_records(self.runtime.client, soql, query_all=query_all)
 
+    def sample_fields(self, limit: int) -> tuple[list[str], int]:
+        """The selected fields a REST sample can name within the URL limit (a wide object's
+        field list outgrows it: 414), and how many it leaves out."""
+        fields = self.selected_fields()
+        keep = {"Id", "IsDeleted", *([self.replication_key] if self.replication_key else [])}
+        client = self.runtime.client
+
+        def fits(chosen: list[str]) -> bool:
+            soql = self._query(chosen, TimeWindow(), limit=limit)
+            return query_uri_bytes(client, soql) <= QUERY_URI_MAX_BYTES
+
+        chosen = fields_that_fit(fields, keep, fits)
+        return chosen, len(fields) - len(chosen)
+
     def sample_records(self, limit: int) -> Iterator[dict[str, Any]]:
         """A few records through the REST query resource, typed like Bulk rows."""
-        fields = self.selected_fields()
+        fields, _ = self.sample_fields(limit)
         soql = self._query(fields, TimeWindow(), limit=limit)
         builder = RecordBuilder(fields, self.spec.fields)
         for raw in self._rest_query(soql)[:limit]:

@@ -55,6 +55,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="ignore Accept-Encoding: gzip (keeps compression CPU out of benchmarks)",
     )
     parser.add_argument(
+        "--refresh-token-rotation",
+        action="store_true",
+        help="each refresh grant returns a new refresh token and invalidates the old one",
+    )
+    parser.add_argument(
+        "--session-timeout-seconds",
+        type=float,
+        default=None,
+        help="access tokens stop working this long after they were issued",
+    )
+    parser.add_argument(
+        "--no-username-password-flow",
+        action="store_true",
+        help="block the OAuth username-password flow (orgs created from Summer '23 on)",
+    )
+    parser.add_argument(
+        "--no-view-setup",
+        action="store_true",
+        help="the integration user lacks View Setup and Configuration (/limits refused)",
+    )
+    parser.add_argument(
         "--ready-file", type=Path, default=None, help="write URL and credentials here as JSON"
     )
     return parser.parse_args(argv)
@@ -78,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
         restricted_objects=args.restricted_objects,
         type_zoo=args.type_zoo,
         licenses=args.licenses,
+        refresh_token_rotation=args.refresh_token_rotation,
+        session_timeout_seconds=args.session_timeout_seconds,
+        username_password_flow=not args.no_username_password_flow,
+        view_setup_permission=not args.no_view_setup,
     ).start()
     ready = json.dumps({"url": sf.url, "credentials": sf.credentials.as_json(), "pid": os.getpid()})
     if args.ready_file is not None:

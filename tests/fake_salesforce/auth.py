@@ -10,6 +10,23 @@ are the ones Salesforce returns: ``invalid_client_id``/"client identifier invali
 "expired access/refresh token", "invalid assertion", "audience is invalid", "expired
 authorization code" (an expired JWT), "user hasn't approved this consumer",
 ``unsupported_grant_type``/"grant type not supported".
+
+Org options (off by default, as in an org that never changed them):
+
+* Refresh Token Rotation: each refresh grant returns a new ``refresh_token`` and invalidates the
+  one presented; presenting an invalidated token revokes the current token of its chain and every
+  access token issued from the chain ("Force one-time-use Refresh Tokens",
+  https://help.salesforce.com/s/articleView?id=005316711&type=1).
+* A session timeout: access tokens stop working that many seconds after issue, so a client must
+  log in again mid-run ("Sessions automatically expire after the amount of time specified in the
+  Security Controls setup area", https://developer.salesforce.com/docs/atlas.en-us.api_meta.meta/api_meta/meta_error_handling_session_exp.htm).
+* The username-password flow blocked (the default for orgs created from Summer '23 on): the
+  password grant answers ``invalid_grant``/"authentication failure" whatever the credentials
+  (https://help.salesforce.com/s/articleView?id=xcloud.remoteaccess_disable_username_password_flow_ca.htm&type=5).
+
+The client credentials flow is refused on the generic login hosts with ``invalid_grant``/"request
+not supported on this domain": it must use the org's My Domain
+(https://help.salesforce.com/s/articleView?id=000886201&type=1).
 """
 
 from __future__ import annotations
@@ -20,6 +37,7 @@ import hmac
 import json
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
@@ -28,6 +46,10 @@ from tests.fake_salesforce.keys import verify_rs256
 from tests.fake_salesforce.vocabulary import GrantType
 
 JWT_AUDIENCES = ("https://login.salesforce.com", "https://test.salesforce.com")
+# Hosts that serve every org's login page but not the client credentials flow.
+GENERIC_LOGIN_HOSTS = ("login.salesforce.com", "test.salesforce.com")
+REFRESH_TOKEN_SECRET_CHARS = 64
+MS_PER_SECOND = 1000
 ACCESS_TOKEN_SECRET_CHARS = 96
 API_SCOPE = "api"
 DEFAULT_SCOPES = "api refresh_token"
@@ -51,34 +73,77 @@ class Credentials:
 
 
 class TokenStore:
-    """Issued access tokens; ``expire_all`` makes every one of them invalid at once."""
+    """Issued access tokens; ``expire_all`` makes every one of them invalid at once.
 
-    def __init__(self, org_id: str) -> None:
+    With ``session_seconds`` a token also stops working that long after it was issued (emulator
+    clock). Tokens issued from a refresh token chain are remembered by chain, so revoking the
+    chain revokes them.
+    """
+
+    def __init__(
+        self,
+        org_id: str,
+        now_ms: Callable[[], int] | None = None,
+        session_seconds: float | None = None,
+    ) -> None:
         self.org_id = org_id
+        self._now_ms = now_ms
+        self.session_seconds = session_seconds
         self._lock = threading.Lock()
-        self._tokens: set[str] = set()
+        self._tokens: dict[str, tuple[int, str | None]] = {}  # token -> (issued ms, chain)
         self.generation = 0
 
-    def issue(self) -> str:
+    def _clock(self) -> int:
+        return self._now_ms() if self._now_ms is not None else 0
+
+    def issue(self, chain: str | None = None) -> str:
         """A new opaque token shaped like Salesforce's ``00D...!AQ...``."""
         token = (
             f"{self.org_id[:15]}!AQ"
             + secrets.token_urlsafe(ACCESS_TOKEN_SECRET_CHARS)[:ACCESS_TOKEN_SECRET_CHARS]
         )
         with self._lock:
-            self._tokens.add(token)
+            self._tokens[token] = (self._clock(), chain)
         return token
 
     def valid(self, token: str | None) -> bool:
-        """Whether ``token`` was issued and has not expired."""
+        """Whether ``token`` was issued, is not revoked and its session has not timed out."""
         with self._lock:
-            return token is not None and token in self._tokens
+            entry = self._tokens.get(token) if token is not None else None
+        if entry is None:
+            return False
+        if self.session_seconds is None:
+            return True
+        return self._clock() - entry[0] < self.session_seconds * MS_PER_SECOND
 
     def expire_all(self) -> None:
         """Every issued access token becomes invalid (sessions time out)."""
         with self._lock:
             self._tokens.clear()
             self.generation += 1
+
+    def revoke_chain(self, chain: str) -> int:
+        """Revoke every access token issued from a refresh token chain; returns how many."""
+        with self._lock:
+            doomed = [t for t, (_, c) in self._tokens.items() if c == chain]
+            for token in doomed:
+                del self._tokens[token]
+            return len(doomed)
+
+
+@dataclass
+class RefreshToken:
+    """One refresh token: its chain and whether it can still be exchanged."""
+
+    chain: str
+    active: bool = True
+
+
+def form_params(body: bytes, query: str) -> dict[str, str]:
+    """Token request parameters: the query string, overridden by the form body."""
+    params = {k: v[-1] for k, v in parse_qs(query).items()}
+    params.update({k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()})
+    return params
 
 
 def _b64url_decode(part: str) -> bytes:
@@ -95,20 +160,44 @@ class OAuthServer:
         base_url: str,
         user_id: str,
         now_ms: object,
+        *,
+        rotate_refresh_tokens: bool = False,
+        username_password_flow: bool = True,
     ) -> None:
         self.credentials = credentials
         self.tokens = tokens
         self.base_url = base_url
         self.user_id = user_id
         self._now_ms = now_ms
+        self.rotate_refresh_tokens = rotate_refresh_tokens
+        self.username_password_flow = username_password_flow
+        self._refresh_lock = threading.Lock()
+        self._refresh_tokens = {credentials.refresh_token: RefreshToken("chain-0")}
+        self.issued_refresh_tokens: list[str] = []  # rotated ones (secrets, for leak scans)
+        self.revoked_chains = 0
 
     @property
     def identity_url(self) -> str:
         """The ``id`` of token replies: ``{instance}/id/{orgId}/{userId}``."""
         return f"{self.base_url}/id/{self.tokens.org_id}/{self.user_id}"
 
-    def _issued(self, scope: str | None, signed: bool = True) -> dict[str, str]:
-        token = self.tokens.issue()
+    @property
+    def current_refresh_token(self) -> str | None:
+        """The refresh token of the configured chain that can still be exchanged."""
+        with self._refresh_lock:
+            return next(
+                (
+                    token
+                    for token, state in self._refresh_tokens.items()
+                    if state.chain == "chain-0" and state.active
+                ),
+                None,
+            )
+
+    def _issued(
+        self, scope: str | None, signed: bool = True, chain: str | None = None
+    ) -> dict[str, str]:
+        token = self.tokens.issue(chain)
         issued_at = str(self._now_ms())  # type: ignore[operator]
         reply: dict[str, str] = {"access_token": token}
         if signed:
@@ -128,11 +217,10 @@ class OAuthServer:
         return reply
 
     def grant(
-        self, body: bytes, query: str, authorization: str | None
+        self, body: bytes, query: str, authorization: str | None, host: str | None = None
     ) -> tuple[str, dict[str, str]]:
         """Run the grant in the form body; returns (grant name, success JSON) or raises OAuthError."""
-        params = {k: v[-1] for k, v in parse_qs(query).items()}
-        params.update({k: v[-1] for k, v in parse_qs(body.decode("utf-8", "replace")).items()})
+        params = form_params(body, query)
         if authorization and authorization.lower().startswith("basic "):
             user, _, secret = base64.b64decode(authorization[6:]).decode().partition(":")
             params.setdefault("client_id", user)
@@ -148,6 +236,10 @@ class OAuthServer:
             handler = handlers[GrantType(grant)]
         except ValueError:
             raise OAuthError("unsupported_grant_type", "grant type not supported") from None
+        if grant == GrantType.CLIENT_CREDENTIALS and (host or "").split(":")[0].lower() in (
+            GENERIC_LOGIN_HOSTS
+        ):
+            raise OAuthError("invalid_grant", "request not supported on this domain")
         return grant, handler(params)
 
     def _client(self, params: dict[str, str], secret_required: bool = True) -> None:
@@ -159,6 +251,8 @@ class OAuthServer:
 
     def _password(self, params: dict[str, str]) -> dict[str, str]:
         self._client(params)
+        if not self.username_password_flow:
+            raise OAuthError("invalid_grant", "authentication failure")
         creds = self.credentials
         if (
             params.get("username") != creds.username
@@ -169,9 +263,28 @@ class OAuthServer:
 
     def _refresh(self, params: dict[str, str]) -> dict[str, str]:
         self._client(params, secret_required=False)
-        if params.get("refresh_token") != self.credentials.refresh_token:
-            raise OAuthError("invalid_grant", "expired access/refresh token")
-        return self._issued(scope=DEFAULT_SCOPES)
+        presented = params.get("refresh_token", "")
+        with self._refresh_lock:
+            state = self._refresh_tokens.get(presented)
+            if state is None or not state.active:
+                if state is not None:  # reuse of a rotated token: the whole chain goes
+                    self._revoke_chain(state.chain)
+                raise OAuthError("invalid_grant", "expired access/refresh token")
+            reply = self._issued(scope=DEFAULT_SCOPES, chain=state.chain)
+            if self.rotate_refresh_tokens:
+                state.active = False
+                new_token = "5Aep861" + secrets.token_urlsafe(REFRESH_TOKEN_SECRET_CHARS)
+                self._refresh_tokens[new_token] = RefreshToken(state.chain)
+                self.issued_refresh_tokens.append(new_token)
+                reply["refresh_token"] = new_token
+            return reply
+
+    def _revoke_chain(self, chain: str) -> None:
+        for state in self._refresh_tokens.values():
+            if state.chain == chain:
+                state.active = False
+        self.tokens.revoke_chain(chain)
+        self.revoked_chains += 1
 
     def _client_credentials(self, params: dict[str, str]) -> dict[str, str]:
         self._client(params)

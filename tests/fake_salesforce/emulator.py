@@ -29,7 +29,9 @@ from tests.fake_salesforce.jobs import JobStore, QueryJob
 from tests.fake_salesforce.limits import Limits
 from tests.fake_salesforce.org import Org
 from tests.fake_salesforce.routes_rest import Cursors
+from tests.fake_salesforce.soql_check import check
 from tests.fake_salesforce.transactions import Transactions
+from tests.fake_salesforce.vocabulary import MAX_API_VERSION, ColumnDelimiter, LineEnding, Operation
 
 DEFAULT_JOB_PROCESSING_SECONDS = 0.5
 SHUTDOWN_POLL_SECONDS = 0.05  # how often serve_forever checks for stop(); keeps test teardown quick
@@ -109,6 +111,10 @@ class FakeSalesforce:
         restricted_objects: bool = False,
         type_zoo: int = 0,
         licenses: int = 0,
+        refresh_token_rotation: bool = False,
+        session_timeout_seconds: float | None = None,
+        username_password_flow: bool = True,
+        view_setup_permission: bool = True,
     ) -> None:
         self.org = Org(
             contacts,
@@ -126,7 +132,7 @@ class FakeSalesforce:
         self._counters = Counters()
         self.faults = FaultInjector()
         self.credentials = credentials or default_credentials(seed)
-        self.tokens = TokenStore(self.org.org_id)
+        self.tokens = TokenStore(self.org.org_id, self.clock.now_ms, session_timeout_seconds)
         self.jobs = JobStore(
             self.clock,
             self.limits,
@@ -140,13 +146,22 @@ class FakeSalesforce:
         self.gzip = gzip
         self.api_enabled = api_enabled
         self.soap_login_enabled = soap_login_enabled
+        # The integration user's profile: without View Setup and Configuration, /limits and
+        # /limits/recordCount are refused.
+        self.view_setup_permission = view_setup_permission
         self._host = host
         self._port = port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self.url = ""
         self.oauth = OAuthServer(
-            self.credentials, self.tokens, "", self.org.integration_user_id, self.clock.now_ms
+            self.credentials,
+            self.tokens,
+            "",
+            self.org.integration_user_id,
+            self.clock.now_ms,
+            rotate_refresh_tokens=refresh_token_rotation,
+            username_password_flow=username_password_flow,
         )
 
     # ---- lifecycle -----------------------------------------------------------------------------
@@ -215,6 +230,23 @@ class FakeSalesforce:
     def job(self, job_id: str) -> QueryJob:
         """A query job (for assertions)."""
         return self.jobs.get(job_id)
+
+    def create_query_job(
+        self, soql: str, *, created_by: str | None = None, stuck: bool = False
+    ) -> str:
+        """Create a query job as another client would (the integration user by default; a job
+        that never completes with ``stuck``); returns its id. Not counted in ``jobs_created``."""
+        job = self.jobs.create(
+            check(soql, self.org, bulk=True),
+            Operation.QUERY,
+            created_by or self.org.integration_user_id,
+            f"{MAX_API_VERSION}.0",
+            ColumnDelimiter.COMMA,
+            LineEnding.LF,
+            "stuck" if stuck else "complete",
+            "",
+        )
+        return job.id
 
     def truth(
         self, object_name: str, include_deleted: bool = False

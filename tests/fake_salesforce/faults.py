@@ -3,9 +3,10 @@
 A fault watches one kind of request (``on``; "any" for all). Counting starts when the fault is
 injected: the fault fires from the ``nth`` matching request on, counted across jobs or, with
 ``per_job=True``, separately for each job id. Faults compose: inject several and each keeps its
-own count. Three phases exist: *request* faults act before the request is handled (errors,
-delays, token expiry), *body* faults act while a results page is written (dropped connection,
-short or malformed page, slow body), *job* faults decide the fate of the next jobs created.
+own count. Four phases exist: *request* faults act before the request is handled (errors,
+delays, token expiry), *after* faults act once it has been handled (the work is done, the answer
+is lost), *body* faults act while a results page is written (dropped connection, short or
+malformed page, slow body), *job* faults decide the fate of the next jobs created.
 
 Request kinds: token, soap, versions, identity, limits, describe, deleted, updated, query,
 job_create, job_status, job_list, job_abort, job_delete, results, result_pages.
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 REQUEST = "request"
+AFTER = "after"
 BODY = "body"
 JOB = "job"
 
@@ -73,6 +75,16 @@ class RateLimited(HttpError):  # noqa: N818 - describes a fault, is not an excep
 
     def __post_init__(self) -> None:
         self.headers = {**self.headers, "Retry-After": str(self.retry_after_seconds)}
+
+
+@dataclass
+class FailAfterCommit(HttpError):  # noqa: N818 - describes a fault, is not an exception
+    """Handle the request (``POST jobs/query`` creates its job), then answer ``status`` as if it
+    had failed; ``status=0`` closes the connection without an answer, which is what a client that
+    timed out sees. The job exists, but the client never learns its id."""
+
+    on: str = "job_create"
+    phase: ClassVar[str] = AFTER
 
 
 @dataclass
@@ -149,6 +161,16 @@ class JobStuck(Fault):
     phase: ClassVar[str] = JOB
 
 
+@dataclass
+class OtherClientJob(Fault):
+    """Another client (``created_by``, another user by default) creates a job with the same query
+    at the same moment as the next job created; it never completes."""
+
+    on: str = "job_create"
+    created_by: str = "0055g00000OTHERAAA"
+    phase: ClassVar[str] = JOB
+
+
 def phase_of(fault: Fault) -> str:
     """The phase a fault acts in."""
     return fault.phase_of if isinstance(fault, Slow) else fault.phase
@@ -192,6 +214,7 @@ FAULT_TYPES: dict[str, type[Fault]] = {
     cls.__name__: cls
     for cls in (
         HttpError,
+        FailAfterCommit,
         RateLimited,
         Slow,
         ExpireToken,
@@ -202,6 +225,7 @@ FAULT_TYPES: dict[str, type[Fault]] = {
         JobFails,
         JobAborted,
         JobStuck,
+        OtherClientJob,
     )
 }
 

@@ -39,6 +39,10 @@ GZIP_LEVEL = 1  # cheap on CPU: the benchmarks share two cores with the tap, tar
 GZIP_WBITS = 31  # gzip container
 GZIP_MEM_LEVEL = 9  # measured ~15% faster than the default 8 at level 1
 PIPELINE_BLOCKS = 3  # rendered blocks waiting for compression/sending
+# "In each REST call, the maximum length for the combined URI and headers is 16,384 bytes": more
+# gets 431, a URI that alone is longer gets 414.
+# https://help.salesforce.com/s/articleView?id=000386264&type=1
+MAX_URI_AND_HEADERS_BYTES = 16_384
 _VERSION = re.compile(r"^v(\d+)\.0$")
 _JOB_ID = re.compile(r"^750[0-9A-Za-z]{12}(?:[0-9A-Za-z]{3})?$")
 
@@ -144,6 +148,8 @@ class Handler(BaseHTTPRequestHandler):
             if request.path.startswith("/__emulator/"):
                 self._send(routes_control.handle(self.sf, request))
                 return
+            if self._too_long():
+                return
             route = self._classify(request)
             self.sf.counter_store.count_kind(request.kind)
             if self._request_faults(request):
@@ -153,6 +159,8 @@ class Handler(BaseHTTPRequestHandler):
             if request.version is not None:
                 self._gatekeep(request)
             outcome = route(self.sf, request)
+            if self._after_faults(request):
+                return
             if isinstance(outcome, CsvPage):
                 self._send_page(request, outcome)
             else:
@@ -161,6 +169,37 @@ class Handler(BaseHTTPRequestHandler):
             self._send(Response(exc.status, exc.body(), JSON_TYPE, exc.headers))
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def _too_long(self) -> bool:
+        """414 for a URI over the limit, 431 for URI plus headers over it (the front end's
+        answer: plain text, no Salesforce error body)."""
+        uri = len(self.path.encode("latin-1", "replace"))
+        headers = sum(len(f"{name}: {value}\r\n".encode()) for name, value in self.headers.items())
+        if uri > MAX_URI_AND_HEADERS_BYTES:
+            status, text = 414, b"URI Too Long"
+        elif uri + headers > MAX_URI_AND_HEADERS_BYTES:
+            status, text = 431, b"Request Header Fields Too Large"
+        else:
+            return False
+        self.sf.counter_store.count_kind(f"refused_{status}")
+        self._send(Response(status, text, "text/plain"))
+        return True
+
+    def _after_faults(self, request: Request) -> bool:
+        """Faults that strike once a request was handled; True when one answered instead."""
+        for fault in self.sf.faults.fire(faults.AFTER, request.kind, request.job_id):
+            if isinstance(fault, faults.FailAfterCommit):
+                if fault.status == 0:
+                    self.close_connection = True
+                    with contextlib.suppress(OSError):
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                    return True
+                error = SalesforceError(
+                    fault.status, fault.error_code, fault.message, dict(fault.headers)
+                )
+                self._send(Response(error.status, error.body(), JSON_TYPE, error.headers))
+                return True
+        return False
 
     def _classify(self, request: Request) -> Route | None:
         path = request.path.rstrip("/")

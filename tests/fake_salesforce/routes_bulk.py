@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from tests.fake_salesforce import locators
 from tests.fake_salesforce.errors import SalesforceError
-from tests.fake_salesforce.faults import JOB, JobAborted, JobFails, JobStuck
+from tests.fake_salesforce.faults import JOB, JobAborted, JobFails, JobStuck, OtherClientJob
 from tests.fake_salesforce.http_types import CSV_TYPE, CsvPage, Request, Response, json_response
 from tests.fake_salesforce.ids import KEY_PREFIXES, make_id
 from tests.fake_salesforce.jobs import QueryJob
@@ -80,6 +80,7 @@ def create_job(sf: FakeSalesforce, request: Request) -> Response:
         )
     checked = check(query, sf.org, bulk=True)
     fate, message = ("fail", checked.job_failure) if checked.job_failure else ("complete", "")
+    others: list[str] = []
     for fault in sf.faults.fire(JOB, "job_create"):
         if isinstance(fault, JobFails):
             fate, message = "fail", fault.error_message
@@ -87,6 +88,8 @@ def create_job(sf: FakeSalesforce, request: Request) -> Response:
             fate = "abort"
         elif isinstance(fault, JobStuck):
             fate = "stuck"
+        elif isinstance(fault, OtherClientJob):
+            others.append(fault.created_by)
     sf.limits.take("DailyBulkV2QueryJobs")
     sf.counter_store.record_query(query)
     assert request.version is not None
@@ -100,6 +103,10 @@ def create_job(sf: FakeSalesforce, request: Request) -> Response:
         fate,
         message,
     )
+    for user in others:
+        sf.jobs.create(
+            checked, operation, user, request.version, delimiter, line_ending, "stuck", ""
+        )
     return json_response(job.info(brief=True))
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tests.fake_salesforce import replication, soap
+from tests.fake_salesforce.auth import form_params
 from tests.fake_salesforce.dataset import Snapshot
 from tests.fake_salesforce.describe import describe_global, describe_object
 from tests.fake_salesforce.errors import OAuthError, SalesforceError, not_found
@@ -90,13 +91,27 @@ def resources(sf: FakeSalesforce, request: Request) -> Response:
     )
 
 
+def _require_view_setup(sf: FakeSalesforce) -> None:
+    """/limits and /limits/recordCount are "for API users with the View Setup and Configuration
+    permission"; the refusal's code and words are not documented (403 INSUFFICIENT_ACCESS here)."""
+    if not sf.view_setup_permission:
+        raise SalesforceError(
+            403,
+            "INSUFFICIENT_ACCESS",
+            "The request has been refused: this resource needs the View Setup and Configuration "
+            "permission",
+        )
+
+
 def limits(sf: FakeSalesforce, request: Request) -> Response:
     """``GET /limits``."""
+    _require_view_setup(sf)
     return json_response(sf.limits.as_json())
 
 
 def record_count(sf: FakeSalesforce, request: Request) -> Response:
     """``GET /limits/recordCount?sObjects=A,B``: approximate counts (here exact, live rows)."""
+    _require_view_setup(sf)
     wanted = [name for name in request.params.get("sObjects", "").split(",") if name]
     counts = []
     for name in wanted or list(sf.org.objects):
@@ -277,16 +292,20 @@ def identity(sf: FakeSalesforce, request: Request) -> Response:
 def token(sf: FakeSalesforce, request: Request) -> Response:
     """``POST /services/oauth2/token``: OAuth 2.0 grants (errors as OAuth JSON)."""
     query_string = "&".join(f"{k}={v}" for k, v in request.params.items())
+    # Every attempt counts under the grant it asked for, refused or not (lockout tests).
+    asked = form_params(request.body, query_string).get("grant_type") or "invalid"
+    sf.counter_store.count_auth(
+        {"urn:ietf:params:oauth:grant-type:jwt-bearer": "jwt_bearer"}.get(asked, asked)
+    )
     try:
-        grant, body = sf.oauth.grant(
-            request.body, query_string, request.headers.get("Authorization")
+        _, body = sf.oauth.grant(
+            request.body,
+            query_string,
+            request.headers.get("Authorization"),
+            request.headers.get("Host"),
         )
     except OAuthError as exc:
-        sf.counter_store.count_auth(request.params.get("grant_type") or "invalid")
         return Response(exc.status, exc.body())
-    sf.counter_store.count_auth(
-        {"urn:ietf:params:oauth:grant-type:jwt-bearer": "jwt_bearer"}.get(grant, grant)
-    )
     return json_response(body)
 
 
@@ -321,6 +340,13 @@ def soap_login(sf: FakeSalesforce, request: Request) -> Response:
             500, soap.fault("INVALID_XML", "The request is not a login() envelope"), XML_TYPE
         )
     creds = sf.credentials
+    if (
+        login.username == creds.username
+        and creds.security_token
+        and login.password == creds.password
+    ):
+        # Right password from an IP outside the org's trusted ranges, without the token.
+        return Response(500, soap.must_use_security_token(), XML_TYPE)
     if login.username != creds.username or login.password != creds.password + creds.security_token:
         return Response(500, soap.invalid_login(), XML_TYPE)
     session = sf.tokens.issue()

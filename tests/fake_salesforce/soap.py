@@ -5,7 +5,11 @@ Response and ``LoginFault`` shapes from the SOAP API's login() page
 login() "is not available in API version 65.0 and later"
 (https://help.salesforce.com/s/articleView?id=005132110&type=1); the exact fault for that case
 is not documented, so the emulator answers HTTP 500 with ``sf:INVALID_OPERATION``, the code
-Salesforce uses when login() is disabled in an org.
+Salesforce uses when login() is disabled in an org. A right password without the security token
+gets ``LOGIN_MUST_USE_SECURITY_TOKEN`` ("The user must add a security token to the end of his or
+her password to log in", the ExceptionCode list of
+https://developer.salesforce.com/docs/atlas.en-us.api.meta/api/sforce_api_calls_concepts_core_data_objects.htm):
+the emulator trusts no IP range.
 """
 
 from __future__ import annotations
@@ -60,6 +64,18 @@ def invalid_login() -> bytes:
     return fault(
         "INVALID_LOGIN",
         "Invalid username, password, security token; or user locked out.",
+        "LoginFault",
+    )
+
+
+def must_use_security_token() -> bytes:
+    """The fault for a right password sent without the security token from an untrusted IP."""
+    return fault(
+        "LOGIN_MUST_USE_SECURITY_TOKEN",
+        "Invalid username, password, security token; or user locked out. Are you at a new "
+        "location? When accessing Salesforce--either via a desktop client or the API--from "
+        "outside of your company's trusted networks, you must add a security token to your "
+        "password to log in.",
         "LoginFault",
     )
 

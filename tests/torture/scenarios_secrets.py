@@ -4,7 +4,10 @@ The emulator gets distinctive credentials, the target a PostgreSQL role with a d
 password (on the private cluster, where other roles must authenticate with scram-sha-256, so the
 password is really used). After the runs every byte the pipeline left behind is searched for each
 secret: stderr, stdout (the STATE lines), state files, and for Meltano its system database and
-logs. The configuration files we wrote ourselves are the only place a secret may be.
+logs. The configuration files we wrote ourselves are the only place a secret may be, and the
+refresh token file the tap keeps (``refresh_token_path``): the emulator rotates refresh tokens
+and times sessions out, so the refresh_token run logs in again with rotated tokens, which are
+searched for too.
 """
 
 from __future__ import annotations
@@ -32,6 +35,11 @@ from tests.torture.tls import self_signed, tls_front
 FAMILY = "secrets, TLS, privileges"
 CONTACTS = 600
 CONFIG_FILES = {"tap.json", "target.json"}  # written by the suite: the secrets are meant there
+TOKEN_FILE = (
+    "refresh-token.secret"  # the tap's refresh_token_path: the rotated token is meant there
+)
+# Sessions shorter than a run, so a run logs in again mid-way with the newest refresh token.
+SESSION_TIMEOUT_SECONDS = 1.5
 PEM_LINE_CHARS = 64
 # A certificate that fails verification will not verify on a retry: the tap should say so at
 # once. A minute is generous (startup is ~2 s).
@@ -53,8 +61,14 @@ def distinctive_credentials() -> Credentials:
     )
 
 
-def secret_values(creds: Credentials, pg_password: str, tokens: Iterable[str]) -> dict[str, str]:
-    """Every secret by name; the private key by each full line of its PEM body."""
+def secret_values(
+    creds: Credentials,
+    pg_password: str,
+    tokens: Iterable[str],
+    refresh_tokens: Iterable[str] = (),
+) -> dict[str, str]:
+    """Every secret by name (access tokens and rotated refresh tokens too); the private key by
+    each full line of its PEM body."""
     found = {
         "password": creds.password,
         "security_token": creds.security_token,
@@ -66,6 +80,7 @@ def secret_values(creds: Credentials, pg_password: str, tokens: Iterable[str]) -
     body = [line for line in creds.private_key_pem.splitlines() if len(line) == PEM_LINE_CHARS]
     found |= {f"private_key line {i}": line for i, line in enumerate(body)}
     found |= {f"access token {i}": token for i, token in enumerate(tokens)}
+    found |= {f"rotated refresh token {i}": token for i, token in enumerate(refresh_tokens)}
     return found
 
 
@@ -83,8 +98,8 @@ def record_tokens(sf: FakeSalesforce) -> list[str]:
     issued: list[str] = []
     issue = sf.tokens.issue
 
-    def recording() -> str:
-        token = issue()
+    def recording(chain: str | None = None) -> str:
+        token = issue(chain)
         issued.append(token)
         return token
 
@@ -112,16 +127,22 @@ def restricted_role(ctx: Context, url: str, schema: str) -> tuple[str, str]:
 
 
 def _output_files(directory: Path) -> list[Path]:
-    return [p for p in directory.rglob("*") if p.is_file() and p.name not in CONFIG_FILES]
+    meant = {*CONFIG_FILES, TOKEN_FILE}
+    return [p for p in directory.rglob("*") if p.is_file() and p.name not in meant]
 
 
 def _secrets_pipe(ctx: Context, seed: int, outcome: Outcome) -> None:
     """Five runs, one per login flow (a full sync, then incremental ones), into a least-privilege
-    role; then every output byte is searched."""
+    role, on an org that rotates refresh tokens and times sessions out; then every output byte
+    is searched."""
     cluster = ctx.cluster()
     creds = distinctive_credentials()
     rng = random.Random(seed)
-    with emulator(seed, CONTACTS, credentials=creds) as sf, ctx.schema(cluster.url()) as schema:
+    org = {"refresh_token_rotation": True, "session_timeout_seconds": SESSION_TIMEOUT_SECONDS}
+    with (
+        emulator(seed, CONTACTS, credentials=creds, **org) as sf,
+        ctx.schema(cluster.url()) as schema,
+    ):
         tokens = record_tokens(sf)
         user, pg_password = restricted_role(ctx, cluster.url(), schema)
         plan = Plan(sf, schema, cluster.url(), {}, {})
@@ -130,6 +151,8 @@ def _secrets_pipe(ctx: Context, seed: int, outcome: Outcome) -> None:
             if number:  # the later runs are incremental and read these changes
                 change_records(sf, rng, plan, updates=10, inserts=3, deletes=0)
             plan.tap_config = tap_config(sf, flow, page_size=200)
+            if flow == "refresh_token":  # the newest token lives in the file, not the config
+                plan.tap_config["refresh_token_path"] = str(sync.directory / TOKEN_FILE)
             plan.target_config = {
                 "database_url": cluster.url(user, pg_password),
                 "default_target_schema": schema,
@@ -141,10 +164,16 @@ def _secrets_pipe(ctx: Context, seed: int, outcome: Outcome) -> None:
         comparison = sync.compare()
         outcome.rows_expected, outcome.rows_found = comparison.rows_expected, comparison.rows_found
         outcome.problems += comparison.summary()
-        found = leaks(_output_files(sync.directory), secret_values(creds, pg_password, tokens))
+        rotated = sf.oauth.issued_refresh_tokens
+        values = secret_values(creds, pg_password, tokens, rotated)
+        found = leaks(_output_files(sync.directory), values)
         outcome.secrets_found = len(found)
         outcome.problems += [f"secret leaked: {leak}" for leak in found]
-        outcome.notes.append(f"searched for {len(tokens)} access tokens among the secrets")
+        if not rotated:
+            outcome.fail("the refresh_token run never rotated its token")
+        outcome.notes.append(
+            f"searched for {len(tokens)} access tokens and {len(rotated)} rotated refresh tokens"
+        )
 
 
 def _secrets_meltano(ctx: Context, seed: int, outcome: Outcome) -> None:

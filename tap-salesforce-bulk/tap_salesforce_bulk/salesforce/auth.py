@@ -2,6 +2,9 @@
 
 Tokens are fetched lazily and shared by every thread; a 401 ``INVALID_SESSION_ID`` leads to one
 re-login (never a storm: threads that saw the same stale token wait for the one that logs in).
+A refused login is never sent again (:func:`classify.classify_login`): each attempt with a wrong
+password counts towards the user's lockout. Under Refresh Token Rotation every re-login sends the
+newest refresh token, which is also saved to ``refresh_token_path`` for the next run.
 Nothing here logs or raises a secret: error messages are built from Salesforce's error code and
 description plus our advice.
 """
@@ -14,6 +17,7 @@ import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from xml.sax.saxutils import escape
@@ -22,16 +26,19 @@ import jwt
 import requests
 from typing_extensions import override
 
+from tap_salesforce_bulk.salesforce.classify import Verdict, classify_login
 from tap_salesforce_bulk.salesforce.errors import (
     AuthenticationError,
     SalesforceRetriableError,
     TlsVerificationError,
 )
 from tap_salesforce_bulk.salesforce.login_faults import (
+    ROTATED_INLINE_WARNING,
     oauth_failure_message,
     soap_failure_message,
 )
-from tap_salesforce_bulk.salesforce.retry import is_retriable_status, parse_retry_after, retrying
+from tap_salesforce_bulk.salesforce.retry import parse_retry_after, retrying
+from tap_salesforce_bulk.salesforce.token_file import TokenFileError, write_token_file
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +49,9 @@ SOAP_PARTNER_NS = "urn:partner.soap.sforce.com"
 # SOAP login() is retired from API 65.0 on; the soap flow logs in at this version at most.
 # https://help.salesforce.com/s/articleView?id=005132110&type=1
 SOAP_LOGIN_MAX_API_VERSION = "64.0"
+# The client credentials flow needs the org's My Domain: these hosts answer "request not
+# supported on this domain". https://help.salesforce.com/s/articleView?id=000886201&type=1
+GENERIC_LOGIN_HOSTS = frozenset({"login.salesforce.com", "test.salesforce.com"})
 
 
 class AuthFlow(StrEnum):
@@ -65,7 +75,14 @@ class Credentials:
     client_id: str | None = field(default=None, repr=False)
     client_secret: str | None = field(default=None, repr=False)
     refresh_token: str | None = field(default=None, repr=False)
+    refresh_token_path: str | None = None
     private_key_pem: str | None = field(default=None, repr=False)
+
+
+def needs_my_domain(flow: AuthFlow, login_url: str) -> bool:
+    """Whether ``login_url`` is a generic login host the flow cannot use."""
+    host = (urlsplit(login_url).hostname or "").lower()
+    return flow is AuthFlow.CLIENT_CREDENTIALS and host in GENERIC_LOGIN_HOSTS
 
 
 def soap_login_version(api_version: str) -> str:
@@ -117,6 +134,9 @@ class SalesforceAuthenticator:
         self._lock = threading.Lock()
         self._session: Session | None = None
         self.login_count = 0
+        # The refresh token to send next: Salesforce replaces it under Refresh Token Rotation.
+        self._refresh_token = credentials.refresh_token
+        self._warned_about_rotation = False
 
     @property
     def session(self) -> Session:
@@ -154,7 +174,7 @@ class SalesforceAuthenticator:
             body = {
                 "grant_type": "refresh_token",
                 "client_id": str(c.client_id),
-                "refresh_token": str(c.refresh_token),
+                "refresh_token": str(self._refresh_token),
             }
             if c.client_secret:
                 body["client_secret"] = c.client_secret
@@ -189,7 +209,7 @@ class SalesforceAuthenticator:
         except (requests.ConnectionError, requests.Timeout) as exc:
             msg = f"could not reach {urlsplit(url).netloc} to log in ({type(exc).__name__})"
             raise SalesforceRetriableError(msg) from None
-        if is_retriable_status(response.status_code):
+        if classify_login(response) is Verdict.RETRY:
             raise SalesforceRetriableError(
                 f"login endpoint answered HTTP {response.status_code}",
                 retry_after_seconds=parse_retry_after(response.headers.get("Retry-After")),
@@ -211,6 +231,9 @@ class SalesforceAuthenticator:
         if isinstance(identity_url, str) and identity_url.count("/") >= 2:
             org_id, user_id = identity_url.rstrip("/").split("/")[-2:]
         logger.info("Logged in to %s (%s flow)", payload.get("instance_url"), self.flow.value)
+        rotated = payload.get("refresh_token")
+        if self.flow is AuthFlow.REFRESH_TOKEN and isinstance(rotated, str) and rotated:
+            self._adopt_refresh_token(rotated)
         return Session(
             access_token=str(payload["access_token"]),
             instance_url=str(payload["instance_url"]).rstrip("/"),
@@ -218,6 +241,30 @@ class SalesforceAuthenticator:
             user_id=user_id,
             organization_id=org_id,
         )
+
+    def _adopt_refresh_token(self, token: str) -> None:
+        """Keep the refresh token Salesforce sent back, for this run's next login and the next
+        run's first; called under the lock."""
+        if token == self._refresh_token:
+            return
+        self._refresh_token = token
+        path = self._credentials.refresh_token_path
+        if path is None:
+            if not self._warned_about_rotation:
+                self._warned_about_rotation = True
+                logger.warning(ROTATED_INLINE_WARNING)
+            return
+        try:
+            write_token_file(Path(path), token)
+        except TokenFileError as exc:
+            logger.error(
+                "Could not save the rotated refresh token: %s; this run goes on, but the next "
+                "one would send a spent token: make refresh_token_path writable and put a new "
+                "refresh token in it (authorize the app again) before the next run",
+                exc,
+            )
+            return
+        logger.info("Saved the rotated refresh token to %s", path)
 
     def _soap_login(self) -> Session:
         c = self._credentials

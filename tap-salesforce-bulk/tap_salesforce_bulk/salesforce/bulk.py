@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,7 +18,14 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from tap_salesforce_bulk.salesforce.client import SalesforceClient
-from tap_salesforce_bulk.salesforce.errors import BulkJobError, SalesforceApiError
+from tap_salesforce_bulk.salesforce.errors import (
+    BulkJobError,
+    SalesforceApiError,
+    SalesforceError,
+    SalesforceRetriableError,
+)
+from tap_salesforce_bulk.salesforce.orphans import orphans_of
+from tap_salesforce_bulk.salesforce.retry import retrying
 from tap_salesforce_bulk.salesforce.timestamps import format_datetime, parse_datetime
 
 logger = logging.getLogger(__name__)
@@ -29,6 +37,7 @@ POLL_GROWTH = 1.5
 # https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/query_get_parallel_job_results.htm
 RESULT_PAGES_MIN_API_VERSION = 58.0
 LAST_PAGE_LOCATOR = "null"  # Salesforce sends the literal string "null" on the last page
+JOB_LIST_MAX_PAGES = 1_000  # 1,000 jobs a page: far more than 7 days of the daily 10,000
 
 
 class JobState(StrEnum):
@@ -62,6 +71,8 @@ class JobInfo:
     records_processed: int | None
     error_message: str | None
     api_version: str | None
+    object_name: str | None = None
+    created_by_id: str | None = None
 
     @classmethod
     def from_json(cls, body: dict[str, Any]) -> JobInfo:
@@ -77,6 +88,8 @@ class JobInfo:
             records_processed=int(processed) if processed is not None else None,
             error_message=body.get("errorMessage"),
             api_version=f"{float(version):.1f}" if version is not None else None,
+            object_name=body.get("object"),
+            created_by_id=body.get("createdById"),
         )
 
     @property
@@ -102,6 +115,8 @@ class BulkApi:
 
     def __init__(self, client: SalesforceClient) -> None:
         self.client = client
+        self._lock = threading.Lock()
+        self._created: set[str] = set()  # every job this run created: never an orphan
 
     @property
     def supports_result_pages(self) -> bool:
@@ -117,8 +132,78 @@ class BulkApi:
             "columnDelimiter": "COMMA",
             "lineEnding": "LF",
         }
-        response = self.client.request("POST", "jobs/query", json=body, ok_statuses=(200, 201))
-        return JobInfo.from_json(response.json())
+        lost_answers: list[str] = []
+        first_attempt = time.monotonic()
+
+        @retrying()
+        def attempt() -> requests.Response:
+            try:
+                return self.client.send_once(
+                    "POST", "jobs/query", json=body, ok_statuses=(200, 201)
+                )
+            except SalesforceRetriableError as exc:  # the job may exist all the same
+                lost_answers.append(str(exc))
+                raise
+
+        info = JobInfo.from_json(attempt().json())
+        with self._lock:
+            self._created.add(info.id)
+        if lost_answers:
+            self._abort_orphans(info, time.monotonic() - first_attempt, lost_answers[0])
+        return info
+
+    def list_query_jobs(self) -> Iterator[JobInfo]:
+        """GET jobs/query (Bulk API 2.0 query jobs of the whole org), page after page. The
+        next page is asked for by its ``queryLocator``, read out of ``nextRecordsUrl``."""
+        params = {"jobType": "V2Query"}
+        seen: set[str] = set()
+        for _ in range(JOB_LIST_MAX_PAGES):
+            body = self.client.get_json("jobs/query", params)
+            for record in body.get("records") or []:
+                if isinstance(record, dict) and record.get("id"):
+                    yield JobInfo.from_json(record)
+            next_url = body.get("nextRecordsUrl")
+            locator = (
+                parse_qs(urlsplit(str(next_url)).query).get("queryLocator") if next_url else None
+            )
+            if body.get("done", True) or not locator or locator[0] in seen:
+                return
+            seen.add(locator[0])
+            params = {"jobType": "V2Query", "queryLocator": locator[0]}
+
+    def _abort_orphans(self, created: JobInfo, seconds: float, lost_answer: str) -> None:
+        """Abort and delete the jobs earlier attempts of a create may have left (logged by id)."""
+        try:
+            with self._lock:
+                tracked = set(self._created)
+            orphans = orphans_of(
+                created,
+                self.list_query_jobs(),
+                tracked=tracked,
+                seconds_since_first_attempt=seconds,
+            )
+            for orphan in orphans:
+                if not orphan.is_terminal:
+                    self.abort(orphan.id)
+                logger.warning(
+                    "%s Bulk job %s (%s, %s): an earlier attempt to create job %s created it "
+                    "before its answer was lost (%s)",
+                    "Deleting" if orphan.is_terminal else "Aborted",
+                    orphan.id,
+                    orphan.object_name,
+                    orphan.state,
+                    created.id,
+                    lost_answer,
+                )
+                self.delete(orphan.id)
+        except (SalesforceError, SalesforceRetriableError) as exc:
+            logger.warning(
+                "Could not look for Bulk jobs left by the lost answer to creating job %s (%s); "
+                "check Setup > Bulk Data Load Jobs for %s jobs of this user",
+                created.id,
+                exc,
+                created.object_name,
+            )
 
     def job_info(self, job_id: str) -> JobInfo:
         """GET jobs/query/{id}."""

@@ -1,6 +1,9 @@
 """Every judgement of an HTTP status or Salesforce ``errorCode``: use it, retry, log in again, or fail.
 
 https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/errorcodes.htm
+
+Logins are judged apart (:func:`classify_login`): a refused login must never be sent again, since
+every attempt with a wrong password counts towards the org's lockout threshold.
 """
 
 from __future__ import annotations
@@ -12,6 +15,13 @@ import requests
 
 from tap_salesforce_bulk.salesforce.errors import ApiFailure
 from tap_salesforce_bulk.salesforce.retry import is_retriable_status
+
+# A login is sent again only when no authentication server judged it: throttled (429) or a
+# gateway or maintenance answer (502, 503, 504). SOAP login() faults come back as HTTP 500, and a
+# wrong password retried eight times locks the user out.
+# https://developer.salesforce.com/docs/platform/api/guide/sforce-api-calls-login.html
+LOGIN_RETRIABLE_STATUSES = frozenset({429, 502, 503, 504})
+SOAP_FAULT_MARKER = b"faultcode"
 
 
 class Verdict(Enum):
@@ -63,4 +73,27 @@ def classify(response: requests.Response, ok_statuses: tuple[int, ...]) -> Verdi
             and "concurrent" in failure.message.lower()
         ):
             return Verdict.RETRY
+    return Verdict.FAIL
+
+
+def judged_credentials(response: requests.Response) -> bool:
+    """Whether a login reply is Salesforce's judgement of the credentials (a SOAP fault, or an
+    OAuth ``{"error": ...}`` body), whatever status it came with."""
+    if SOAP_FAULT_MARKER in response.content:
+        return True
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "error" in body
+
+
+def classify_login(response: requests.Response) -> Verdict:
+    """What to do with a reply of the token endpoint or SOAP ``login()``: use it, send the same
+    login again (only when no authentication server judged it), or fail with Salesforce's words."""
+    status = response.status_code
+    if status == 200:
+        return Verdict.OK
+    if status in LOGIN_RETRIABLE_STATUSES and not judged_credentials(response):
+        return Verdict.RETRY
     return Verdict.FAIL

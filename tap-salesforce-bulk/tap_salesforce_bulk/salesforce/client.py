@@ -43,6 +43,9 @@ class SalesforceClient:
         self._local = threading.local()
         self._count_lock = threading.Lock()
         self.api_calls = 0
+        # The last ``Sforce-Limit-Info`` Salesforce sent ("api-usage=used/max"): the one view of
+        # DailyApiRequests left to a user who may not read /limits.
+        self.last_limit_info: str | None = None
 
     def _http(self) -> requests.Session:
         # One connection pool per thread: parallel page downloads must not share a socket.
@@ -76,6 +79,29 @@ class SalesforceClient:
         ok_statuses: tuple[int, ...] = (200,),
     ) -> requests.Response:
         """Send one call, logging in again once on 401 and retrying transient failures."""
+        return self.send_once(
+            method,
+            path,
+            params=params,
+            json=json,
+            headers=headers,
+            stream=stream,
+            ok_statuses=ok_statuses,
+        )
+
+    def send_once(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        stream: bool = False,
+        ok_statuses: tuple[int, ...] = (200,),
+    ) -> requests.Response:
+        """One attempt (with one re-login on 401): a transient failure raises
+        :class:`SalesforceRetriableError` for the caller to retry, as :meth:`request` does."""
         session = self.auth.session
         for relogin_allowed in (True, False):
             response = self._send(session.access_token, method, path, params, json, headers, stream)
@@ -114,7 +140,7 @@ class SalesforceClient:
         with self._count_lock:
             self.api_calls += 1
         try:
-            return self._http().request(
+            response = self._http().request(
                 method,
                 self.url(path),
                 params=params,
@@ -129,6 +155,10 @@ class SalesforceClient:
             where = urlsplit(self.url(path)).path
             msg = f"{method} {where} failed: {type(exc).__name__}"
             raise SalesforceRetriableError(msg) from None
+        limit_info = response.headers.get("Sforce-Limit-Info")
+        if limit_info:
+            self.last_limit_info = limit_info
+        return response
 
     def get_json(self, path: str, params: Mapping[str, Any] | None = None) -> Any:
         """GET a JSON resource."""

@@ -263,3 +263,10 @@ class ObjectsFailedError(SalesforceError):
             f"{len(failures)} object(s) failed ({names}); the others were synced and their "
             "state saved. Rerun to resume the failed ones from their last saved point"
         )
+
+
+def is_permission_refusal(error: SalesforceApiError) -> bool:
+    """Whether a resource was refused for lack of a permission (403), or hidden from this user
+    (404): /limits and /limits/recordCount need "View Setup and Configuration", and how
+    Salesforce refuses them is not documented."""
+    return error.failure.status in (403, 404)

@@ -3,22 +3,33 @@
 Salesforce counts these allocations over a rolling 24-hour window, so capacity comes back
 gradually as older usage ages out; there is no single reset time to wait for.
 https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/resources_limits.htm
+
+``/limits`` is only for users with the View Setup and Configuration permission. For a user
+without it the guard reads DailyApiRequests from the ``Sforce-Limit-Info`` header every REST
+response carries, and says once that the Bulk allocations go unwatched.
+https://developer.salesforce.com/docs/atlas.en-us.api_rest.meta/api_rest/headers_api_usage.htm
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from tap_salesforce_bulk.salesforce.client import SalesforceClient
-from tap_salesforce_bulk.salesforce.errors import QuotaGuardError
+from tap_salesforce_bulk.salesforce.errors import (
+    QuotaGuardError,
+    SalesforceApiError,
+    is_permission_refusal,
+)
 
 logger = logging.getLogger(__name__)
 
 # Allocations the tap spends, with what it spends of each per job.
 WATCHED_LIMITS = ("DailyApiRequests", "DailyBulkV2QueryJobs", "DailyBulkV2QueryFileStorageMB")
+API_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,15 @@ def parse_limits(body: Mapping[str, Any]) -> dict[str, Allocation]:
         if isinstance(entry, Mapping) and "Max" in entry and "Remaining" in entry:
             found[name] = Allocation(name, int(entry["Max"]), int(entry["Remaining"]))
     return found
+
+
+def parse_limit_info(header: str | None) -> dict[str, Allocation]:
+    """DailyApiRequests from a ``Sforce-Limit-Info: api-usage=used/max`` header."""
+    match = API_USAGE.search(header or "")
+    if match is None:
+        return {}
+    used, maximum = int(match.group(1)), int(match.group(2))
+    return {"DailyApiRequests": Allocation("DailyApiRequests", maximum, maximum - used)}
 
 
 def exhausted_allocation(
@@ -77,10 +97,27 @@ class QuotaGuard:
         self._client = client
         self.max_usage_percent = max_usage_percent
         self.last_seen: dict[str, Allocation] = {}
+        self.refusal: str | None = None  # why /limits cannot be read, once it was refused
 
     def read(self) -> dict[str, Allocation]:
-        """GET /limits."""
-        self.last_seen = parse_limits(self._client.get_json("limits"))
+        """GET /limits, or DailyApiRequests from the last response header when it is refused."""
+        if self.refusal is None:
+            try:
+                self.last_seen = parse_limits(self._client.get_json("limits"))
+                return self.last_seen
+            except SalesforceApiError as exc:
+                if not is_permission_refusal(exc):
+                    raise
+                failure = exc.failure
+                self.refusal = f"HTTP {failure.status} {failure.error_code or ''}".strip()
+                logger.warning(
+                    "Salesforce refused /limits (%s): the user lacks the View Setup and "
+                    "Configuration permission, so the quota guard watches only DailyApiRequests "
+                    "(from the Sforce-Limit-Info header); DailyBulkV2QueryJobs and "
+                    "DailyBulkV2QueryFileStorageMB go unchecked",
+                    self.refusal,
+                )
+        self.last_seen = parse_limit_info(self._client.last_limit_info)
         return self.last_seen
 
     def check_before_job(self) -> None:

@@ -7,8 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import requests
+
 from tap_salesforce_bulk.salesforce.client import SalesforceClient
 from tap_salesforce_bulk.salesforce.errors import SalesforceError
+
+# A REST query names its fields in the URL. Salesforce refuses more than 16,384 bytes of URI and
+# headers (414/431) and advises far less; proxies often stop at 8 KB request lines. Samples keep
+# their URI within this. https://help.salesforce.com/s/articleView?id=000386264&type=1
+QUERY_URI_MAX_BYTES = 8_000
 
 
 def describe_global(client: SalesforceClient) -> list[dict[str, Any]]:
@@ -55,3 +62,14 @@ def identity(client: SalesforceClient, identity_url: str | None) -> dict[str, An
     except SalesforceError:
         return {}
     return body if isinstance(body, dict) else {}
+
+
+def query_total_size(client: SalesforceClient, soql: str) -> int:
+    """``totalSize`` of a REST query (``SELECT COUNT() FROM X`` counts without reading rows)."""
+    return int(client.get_json("query", {"q": soql}).get("totalSize", 0))
+
+
+def query_uri_bytes(client: SalesforceClient, soql: str) -> int:
+    """Bytes of the request-target (path and query string) a REST query for ``soql`` sends."""
+    prepared = requests.Request("GET", client.url("query"), params={"q": soql}).prepare()
+    return len(prepared.path_url.encode())
