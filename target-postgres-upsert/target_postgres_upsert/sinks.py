@@ -90,6 +90,8 @@ class PostgresUpsertSink(CheckedSink):
         self._full_metadata = self._settings.add_record_metadata
         self._keyed = bool(self.key_properties)
         self._extracted_ok: Any = None  # the last time_extracted that parsed (taps repeat it)
+        #: Each property's kinds and column type, in COPY order (set by ``setup``; batch lane).
+        self.column_specs: tuple[ColumnSpec, ...] = ()
 
     # --- table plan -----------------------------------------------------------------------------
 
@@ -154,6 +156,7 @@ class PostgresUpsertSink(CheckedSink):
                 table,
             )
         specs = [ColumnSpec(p, kinds[p], actual.get(names[p])) for p in data_props]
+        self.column_specs = tuple(specs)
         key_set = set(self.key_properties)
         self._formatter = RowFormatter(
             specs, self.key_properties, extra_properties=(IS_DELETED_PROPERTY, DELETED_AT)

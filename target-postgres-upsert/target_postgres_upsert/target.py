@@ -34,7 +34,7 @@ import sys
 import time
 from functools import partial
 from types import FrameType
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 from singer_sdk.exceptions import RecordsWithoutSchemaException
@@ -91,6 +91,7 @@ class TargetPostgresUpsert(Target):
         PluginCapabilities.FLATTENING,
         PluginCapabilities.STRUCTURED_LOGGING,
         PluginCapabilities.ACTIVATE_VERSION,
+        PluginCapabilities.BATCH,
     ]
 
     config_jsonschema = CONFIG_JSONSCHEMA
@@ -115,6 +116,7 @@ class TargetPostgresUpsert(Target):
         self._plain_sinks: dict[str, Any] = {}
         self._sink_schemas: dict[str, dict[str, Any]] = {}  # for get_sink_class
         self._id_set_streams: set[str] = set()  # Id set streams whose set was started
+        self._batch_lane: BatchLane | None = None  # made by the first BATCH message
         self.reader.on_idle = self._check_age
 
     @classmethod
@@ -397,8 +399,12 @@ class TargetPostgresUpsert(Target):
 
     @override
     def _process_batch_message(self, message_dict: dict[str, Any]) -> None:
-        msg = "BATCH messages are not supported; send RECORD messages"
-        raise InvalidInputLine(msg)
+        """Load the message's files in input order (``batch_lane.py``), not the SDK's way."""
+        if self._batch_lane is None:
+            from target_postgres_upsert.batch_lane import BatchLane
+
+            self._batch_lane = BatchLane(self)
+        self._batch_lane.process(message_dict)
 
     @override
     def process_endofpipe(self) -> None:
@@ -468,3 +474,7 @@ class TargetPostgresUpsert(Target):
 
 # The SDK builds the sinks (untyped); here mypy checks that the target gives them what they use.
 _SINK_HOST: type[SinkHost] = TargetPostgresUpsert
+if TYPE_CHECKING:
+    from target_postgres_upsert.batch_lane import BatchHost, BatchLane
+
+    _BATCH_HOST: type[BatchHost] = TargetPostgresUpsert

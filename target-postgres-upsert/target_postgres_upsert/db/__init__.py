@@ -26,9 +26,10 @@ from collections.abc import Sequence
 
 import psycopg2.extensions
 
-from target_postgres_upsert.db import ddl, load, reconcile
+from target_postgres_upsert.db import csv_copy, ddl, load, reconcile
 from target_postgres_upsert.db.connection import APPLICATION_NAME, connect
 from target_postgres_upsert.db.copy_text import RowBuffer, decode_row
+from target_postgres_upsert.db.csv_copy import CsvChunk, Refused
 from target_postgres_upsert.db.pg_types import PgType, parse_pg_type
 from target_postgres_upsert.db.plans import (
     DELETED_AT,
@@ -49,10 +50,12 @@ __all__ = [
     "TABLE_VERSION",
     "Batch",
     "ConnectionSettings",
+    "CsvChunk",
     "Database",
     "IdSetPlan",
     "LoadResult",
     "PgType",
+    "Refused",
     "Reject",
     "RowBuffer",
     "TablePlan",
@@ -86,6 +89,10 @@ class Database:
     def load(self, batch: Batch, *, keep_refused: bool = True) -> LoadResult:
         """See ``load.load``."""
         return load.load(self.conn, batch, keep_refused=keep_refused)
+
+    def load_csv(self, plan: TablePlan, chunk: CsvChunk) -> LoadResult | Refused:
+        """See ``csv_copy.load_csv``."""
+        return csv_copy.load_csv(self.conn, plan, chunk)
 
     def activate_version(self, schema: str, table: str, version: int, *, hard: bool) -> int:
         """See ``ddl.activate_version``."""
