@@ -92,6 +92,15 @@ class BatchHost(Protocol):
         """Queue the STATE that was held for pending records."""
 
 
+@dataclass(frozen=True)
+class _Where:
+    """Where a BATCH message's rows came from: what rejects name, what follows its last chunk."""
+
+    request: BatchRequest
+    line_number: int  # of the BATCH message
+    line: str  # the BATCH message
+
+
 @dataclass
 class _InFlight:
     """A COPY chunk queued on the loader, kept until it is committed (or redone)."""
@@ -99,7 +108,7 @@ class _InFlight:
     future: Future[LoadResult | Refused]
     batch: Any  # the Arrow record batch, for the record lane if PostgreSQL refuses it
     sink: PostgresUpsertSink
-    request: BatchRequest
+    where: _Where
     label: str
 
 
@@ -111,7 +120,27 @@ class BatchLane:
         self._host = host
         self._settings = host.settings
         self._in_flight: _InFlight | None = None
+        self._finish: Callable[[], None] | None = None  # what the last BATCH still has to do
         self._arrow: ModuleType | None = None
+
+    @property
+    def busy(self) -> bool:
+        """True while the last BATCH's last chunk may still need the record lane (``settle``)."""
+        return self._in_flight is not None or self._finish is not None
+
+    def settle(self) -> None:
+        """Finish the last BATCH: wait for its chunk in flight (redo it through the record lane
+        if PostgreSQL refused it), queue its rows and the removal of its files.
+
+        The target calls this before anything that must come after the BATCH's rows: a RECORD,
+        a SCHEMA, an ACTIVATE_VERSION, a flush that releases STATE, the end of input, an idle
+        tick. A STATE is only held meanwhile (``busy`` counts as pending rows), so the next
+        BATCH's first chunk is made while the last one loads.
+        """
+        self._settle_chunk()
+        finish, self._finish = self._finish, None
+        if finish is not None:
+            finish()
 
     def process(self, message: Mapping[str, Any]) -> None:
         """Load every file of one BATCH message (raises ``InvalidInputLine`` on bad input)."""
@@ -128,20 +157,22 @@ class BatchLane:
                     " target can read them (or set batch_config.storage.root to that directory)"
                 )
                 raise InvalidInputLine(msg)
+        where = _Where(request, host.reader.line_number, host.reader.current_line)
         found = (host._sinks_active.get(m.stream_alias) for m in stream_maps)
         sinks = [sink for sink in found if sink is not None]
+        direct = self._direct_sink(request.stream, stream_maps)
+        if direct is None or request.format is BatchFormat.JSONL:
+            self.settle()  # the record lane runs now: what came before goes first
         for sink in sinks:
             host.drain_one(sink)  # records that came before the files are applied first
-        direct = self._direct_sink(request.stream, stream_maps)
         # batch_size_rows: rows per chunk, as per batch of records
         rows = int(sinks[0].max_size) if sinks else BATCH_SIZE_ROWS_DEFAULT
-        line = host.reader.current_line
         for path in request.paths:
             started = time.monotonic()
             if request.format is BatchFormat.PARQUET:
-                copied, recorded = self._parquet(path, request, direct, rows)
+                copied, recorded = self._parquet(path, where, direct, rows)
             else:
-                copied, recorded = 0, self._jsonl(path, request)
+                copied, recorded = 0, self._jsonl(path, where)
             LOGGER.info(
                 "BATCH file %s of stream %r: %d rows by COPY, %d through the record lane (%.2f s)",
                 path.name,
@@ -150,11 +181,21 @@ class BatchLane:
                 recorded,
                 time.monotonic() - started,
             )
-        host.reader.show_line(line)
+        host.reader.show_line(where.line)
+        self._finish = partial(self._finish_batch, sinks, request.paths)
+        if self._in_flight is None:
+            self.settle()
+        else:
+            # The next RECORD must reach Target._process_record_message, which settles first.
+            host.reader.clear_fast_path()
+
+    def _finish_batch(self, sinks: Sequence[Any], paths: Sequence[Path]) -> None:
+        """Queue the stream's rows, then the removal of the files; release a held STATE."""
+        host = self._host
         for sink in sinks:
             host.drain_one(sink)
         if not self._settings.keep_batch_files:
-            host.loader.submit_job(partial(remove_files, request.paths))
+            host.loader.submit_job(partial(remove_files, paths))
         if not host._has_pending():
             host._release_state()
 
@@ -167,7 +208,7 @@ class BatchLane:
 
     # --- jsonl ----------------------------------------------------------------------------------
 
-    def _jsonl(self, path: Path, request: BatchRequest) -> int:
+    def _jsonl(self, path: Path, where: _Where) -> int:
         """Every line of a jsonl(.gz) file through the record lane; the rows read."""
         rows = 0
         try:
@@ -179,7 +220,7 @@ class BatchLane:
                     if line[:1] != b"{":
                         msg = f"BATCH file {path} line {number}: not a JSON object"
                         raise InvalidInputLine(msg)
-                    self._record(request, line)
+                    self._record(where.request, line)
                     rows += 1
         except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
             msg = f"BATCH file {path} cannot be read: {first_line(str(exc))}"
@@ -199,18 +240,17 @@ class BatchLane:
             )
         )
 
-    def _records(self, request: BatchRequest, lines: Sequence[bytes]) -> None:
-        for line in lines:
-            self._record(request, line)
-
     # --- parquet --------------------------------------------------------------------------------
 
     def _parquet(
-        self, path: Path, request: BatchRequest, sink: PostgresUpsertSink | None, rows: int
+        self, path: Path, where: _Where, sink: PostgresUpsertSink | None, rows: int
     ) -> tuple[int, int]:
-        """Load a parquet file, ``rows`` at a time; (rows by COPY, rows through the record lane)."""
+        """Load a parquet file, ``rows`` at a time; (rows sent by COPY, through the record lane).
+
+        Each chunk is made while the one before it loads; the last one is left in flight.
+        """
         arrow = self._arrow_module(path)
-        counts = [0, 0]  # by COPY, through the record lane
+        copied = recorded = 0
         try:
             source = arrow.open_parquet(path)
             maker = None
@@ -226,49 +266,35 @@ class BatchLane:
             for batch in arrow.chunks(source, rows, columns):
                 label = f"{path.name} rows {first}-{first + batch.num_rows - 1}"
                 first += batch.num_rows
-                made = maker.make(batch, _metadata(request.version)) if maker else None
-                self._settle(counts)
+                made = maker.make(batch, _metadata(where.request.version)) if maker else None
+                self.settle()  # the chunk before (and the BATCH before) first
                 if isinstance(made, CsvChunk) and sink is not None:
-                    self._submit(sink, made, batch, request, label)
+                    future: Future[LoadResult | Refused] = Future()
+                    job = partial(_load_chunk, sink, made, label)
+                    self._host.loader.submit_batch(job, future=future)
+                    self._in_flight = _InFlight(future, batch, sink, where, label)
+                    copied += batch.num_rows
                     continue
                 if isinstance(made, str):
                     LOGGER.info("%s go through the record lane: %s", label, made)
-                self._records(request, arrow.json_lines(batch))
-                counts[1] += batch.num_rows
+                for line in arrow.json_lines(batch):
+                    self._record(where.request, line)
+                recorded += batch.num_rows
                 if sink is not None:
                     self._host.drain_one(sink)  # queued before the next chunk's COPY
-            self._settle(counts)
         except arrow.ARROW_ERRORS as exc:
-            self._settle(counts)
             msg = f"BATCH file {path} is not a readable parquet file: {first_line(str(exc))}"
             raise InvalidInputLine(msg) from None
-        return counts[0], counts[1]
+        return copied, recorded
 
-    def _submit(
-        self,
-        sink: PostgresUpsertSink,
-        chunk: CsvChunk,
-        batch: Any,
-        request: BatchRequest,
-        label: str,
-    ) -> None:
-        future: Future[LoadResult | Refused] = Future()
-        self._host.loader.submit_batch(partial(_load_chunk, sink, chunk, label), future=future)
-        self._in_flight = _InFlight(future, batch, sink, request, label)
-
-    def _settle(self, counts: list[int]) -> None:
-        """Wait for the chunk in flight; redo it through the record lane if it was refused.
-
-        Adds its rows to ``counts`` (by COPY, through the record lane).
-        """
+    def _settle_chunk(self) -> None:
+        """Wait for the chunk in flight; redo it through the record lane if it was refused."""
         flight, self._in_flight = self._in_flight, None
         if flight is None:
             return
         result = flight.future.result()  # a loader failure raises here
-        rows = flight.batch.num_rows
         if isinstance(result, LoadResult):
-            flight.sink.record_counter_metric.increment(rows)
-            counts[0] += rows
+            flight.sink.record_counter_metric.increment(result.rows)
             return
         LOGGER.info(
             "PostgreSQL refused a row of %s (%s); they go through the record lane",
@@ -276,8 +302,13 @@ class BatchLane:
             result.reason,
         )
         assert self._arrow is not None
-        self._records(flight.request, self._arrow.json_lines(flight.batch))
-        counts[1] += rows
+        reader = self._host.reader
+        number, line = reader.line_number, reader.current_line
+        reader.line_number = flight.where.line_number  # rejects name the BATCH message's line
+        for row in self._arrow.json_lines(flight.batch):
+            self._record(flight.where.request, row)
+        reader.line_number = number
+        reader.show_line(line)
         self._host.drain_one(flight.sink)
 
     def _arrow_module(self, path: Path) -> ModuleType:

@@ -117,7 +117,7 @@ class TargetPostgresUpsert(Target):
         self._sink_schemas: dict[str, dict[str, Any]] = {}  # for get_sink_class
         self._id_set_streams: set[str] = set()  # Id set streams whose set was started
         self._batch_lane: BatchLane | None = None  # made by the first BATCH message
-        self.reader.on_idle = self._check_age
+        self.reader.on_idle = self._on_idle
 
     @classmethod
     @override
@@ -222,10 +222,23 @@ class TargetPostgresUpsert(Target):
         return [s for s in sinks if not is_side_sink(s)] + [s for s in sinks if is_side_sink(s)]
 
     def _has_pending(self) -> bool:
+        if self._batch_lane is not None and self._batch_lane.busy:
+            return True  # a BATCH's last chunk may still need the record lane
         return any(sink.current_size for sink in self._sinks())
+
+    def _settle_batches(self) -> None:
+        """Finish the last BATCH message before anything that must come after its rows."""
+        if self._batch_lane is not None and self._batch_lane.busy:
+            self._batch_lane.settle()
+
+    def _on_idle(self) -> None:
+        """The tap is quiet: finish the last BATCH (its STATE goes out) and check ages."""
+        self._settle_batches()
+        self._check_age()
 
     def _flush_all(self) -> None:
         """Queue every sink's pending rows, then the STATE that this makes safe."""
+        self._settle_batches()
         for sink in self._sinks():
             self.drain_one(sink)
         for sink in self._sinks_to_clear:
@@ -263,6 +276,8 @@ class TargetPostgresUpsert(Target):
                 time_extracted=message.get("time_extracted"),
                 version=message.get("version"),
             )
+        if self._batch_lane is not None and self._batch_lane.busy:
+            self._batch_lane.settle()  # the rows of a BATCH before this record come first
         stream_name = message.stream
         raw = message.record
         if not isinstance(stream_name, str) or bytes(memoryview(raw)[:1]) != b"{":
@@ -337,6 +352,7 @@ class TargetPostgresUpsert(Target):
         if not isinstance(stream_name, str) or not isinstance(schema, dict):
             msg = "a SCHEMA message needs a 'stream' name and a 'schema' object"
             raise InvalidInputLine(msg)
+        self._settle_batches()
         stream_maps = self.mapper.stream_maps.get(stream_name)
         if stream_maps and (
             stream_maps[0].raw_schema != schema
@@ -380,6 +396,7 @@ class TargetPostgresUpsert(Target):
         if not isinstance(stream_name, str) or type(version) is not int:
             msg = "an ACTIVATE_VERSION message needs a 'stream' name and an integer 'version'"
             raise InvalidInputLine(msg)
+        self._settle_batches()
         stream_maps = self.mapper.stream_maps.get(stream_name)
         if stream_maps is None:
             msg = f"ACTIVATE_VERSION for stream {stream_name!r} before its SCHEMA"

@@ -41,7 +41,14 @@ from tests.integration.sdk_batch_tap import thing
 Run = Callable[..., TargetRun]
 ROOT = Path(__file__).resolve().parents[2]
 FORMATS = ["jsonl", "parquet"]
-METADATA = ("_sdc_extracted_at", "_sdc_received_at", "_sdc_batched_at", "_sdc_sequence")
+# Times of the load itself, which differ between two loads of the same rows.
+METADATA = (
+    "_sdc_extracted_at",
+    "_sdc_received_at",
+    "_sdc_batched_at",
+    "_sdc_sequence",
+    "_sdc_sync_started_at",
+)
 
 PROPS: dict[str, Any] = {
     "Id": {"type": "string"},
@@ -82,9 +89,15 @@ def _one_line_error(result: TargetRun) -> str:
 
 
 def _data(db: Db, table: str) -> list[dict[str, Any]]:
-    """The rows without the metadata columns that hold load times."""
+    """The rows without the metadata columns that hold load times (deleted or not, kept)."""
     rows = db.rows(table, order_by="salesforce_id")
-    return [{k: v for k, v in r.items() if k not in METADATA} for r in rows]
+    return [
+        {
+            **{k: v for k, v in r.items() if k not in METADATA},
+            "_sdc_deleted_at": r.get("_sdc_deleted_at") is not None,
+        }
+        for r in rows
+    ]
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -131,8 +144,13 @@ def test_an_sdk_tap_with_batch_config_loads_through_the_target(
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"hard_delete": True, "add_record_metadata": False}],
+    ids=["defaults", "hard-delete-no-metadata"],
+)
 def test_batch_rows_load_exactly_as_the_same_records_do(
-    fmt: str, run: Run, db: Db, tmp_path: Path
+    fmt: str, settings: dict[str, Any], run: Run, db: Db, tmp_path: Path
 ) -> None:
     batches = sdk_batches(tmp_path / "b", "ByBatch", AWKWARD, fmt=fmt, batch_size=2)
     messages = jsonl(
@@ -142,12 +160,16 @@ def test_batch_rows_load_exactly_as_the_same_records_do(
         *batches,
         state({"n": 1}),
     )
-    result = _ok(run(messages))
+    result = _ok(run(messages, **settings))
     assert result.states == [{"n": 1}]
     by_batch = _data(db, "by_batch")
     assert by_batch == _data(db, "by_record")
+    assert db.columns("by_batch") == db.columns("by_record")
+    if settings:  # A4 (IsDeleted) was deleted
+        assert [r["salesforce_id"] for r in by_batch] == ["A1", "A2", "A3", "A5"]
+        return
     assert [r["name"] for r in by_batch][3] == "NULinside é ü 漢字 🎉"
-    deleted = {r["salesforce_id"] for r in by_batch if r["_sdc_deleted_at"] is not None}
+    deleted = {r["salesforce_id"] for r in by_batch if r["_sdc_deleted_at"]}
     assert deleted == {"A4"}
     meta = db.select("_sdc_extracted_at, _sdc_received_at, _sdc_batched_at", "by_batch")
     assert all(m["_sdc_received_at"] and m["_sdc_batched_at"] for m in meta)
@@ -241,6 +263,40 @@ def test_a_chunk_postgresql_refuses_is_redone_through_the_record_lane(
     assert [r["raw_message"][:10] for r in rejects] == ['{"Id":"R4"', '{"Id":"R5"']
     assert "Seen" in rejects[0]["reason"]
     assert "Count" in rejects[1]["reason"]
+
+
+def test_a_refused_last_chunk_is_redone_before_the_messages_after_it(
+    run: Run, db: Db, tmp_path: Path
+) -> None:
+    refused = write_parquet(
+        tmp_path / "first.parquet",
+        {
+            "Id": ["R0", "R1", "R2"],
+            "Name": ["first", "first", "first"],
+            "Count": pa.array([1, 2, 2**63], pa.uint64()),
+        },
+    )
+    later = sdk_batches(
+        tmp_path / "b", "Late", [{"Id": "R0", "Name": "second file"}], fmt="parquet"
+    )
+    messages = jsonl(
+        schema_message("Late", PROPS, ["Id"]),
+        batch_message("Late", [refused], "parquet"),
+        state({"n": 1}),
+        record("Late", {"Id": "R1", "Name": "a later record"}),
+        state({"n": 2}),
+        *later,
+        state({"n": 3}),
+    )
+    result = _ok(run(messages))
+    assert "PostgreSQL refused a row of first.parquet rows 1-3" in result.stderr
+    assert result.states[0] == {"n": 1}
+    assert result.states[-1] == {"n": 3}
+    assert db.select("salesforce_id, name", "late", order_by="salesforce_id") == [
+        {"salesforce_id": "R0", "name": "second file"},
+        {"salesforce_id": "R1", "name": "a later record"},
+    ]
+    assert [(r["line_number"], r["raw_message"][:10]) for r in db.rejects()] == [(2, '{"Id":"R2"')]
 
 
 def test_files_are_removed_after_commit_unless_keep_batch_files(
