@@ -152,6 +152,7 @@ CONFIG_JSONSCHEMA: dict[str, Any] = th.PropertiesList(
                         ),
                     ),
                 ),
+                description="Where the batch files are.",
             ),
         ),
         description=(
