@@ -23,7 +23,7 @@ from __future__ import annotations
 import gzip
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from functools import partial
@@ -87,6 +87,9 @@ class BatchHost(Protocol):
 
     def _has_pending(self) -> bool:
         """True if any sink holds a record not yet queued."""
+
+    def _flush_all(self) -> None:
+        """Queue every sink's pending rows, then the STATE that this makes safe."""
 
     def _release_state(self) -> None:
         """Queue the STATE that was held for pending records."""
@@ -172,7 +175,7 @@ class BatchLane:
             if request.format is BatchFormat.PARQUET:
                 copied, recorded = self._parquet(path, where, direct, rows)
             else:
-                copied, recorded = 0, self._jsonl(path, where)
+                copied, recorded = 0, self._jsonl(path, where, direct)
             LOGGER.info(
                 "BATCH file %s of stream %r: %d rows by COPY, %d through the record lane (%.2f s)",
                 path.name,
@@ -208,37 +211,58 @@ class BatchLane:
 
     # --- jsonl ----------------------------------------------------------------------------------
 
-    def _jsonl(self, path: Path, where: _Where) -> int:
+    def _jsonl(self, path: Path, where: _Where, sink: PostgresUpsertSink | None) -> int:
         """Every line of a jsonl(.gz) file through the record lane; the rows read."""
         rows = 0
+
+        def objects(read: Callable[[int], bytes]) -> Iterator[bytes]:
+            nonlocal rows
+            for number, line in _lines(read):
+                if line[:1] != b"{":
+                    msg = f"BATCH file {path} line {number}: not a JSON object"
+                    raise InvalidInputLine(msg)
+                rows += 1
+                yield line
+
         try:
             with path.open("rb") as raw:
                 compressed = raw.read(len(GZIP_MAGIC)) == GZIP_MAGIC
                 raw.seek(0)
                 stream = gzip.GzipFile(fileobj=raw) if compressed else raw
-                for number, line in _lines(stream.read):
-                    if line[:1] != b"{":
-                        msg = f"BATCH file {path} line {number}: not a JSON object"
-                        raise InvalidInputLine(msg)
-                    self._record(where.request, line)
-                    rows += 1
+                self._records(where.request, objects(stream.read), sink)
         except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
             msg = f"BATCH file {path} cannot be read: {first_line(str(exc))}"
             raise InvalidInputLine(msg) from None
         return rows
 
-    def _record(self, request: BatchRequest, line: bytes) -> None:
-        """One row (a JSON object) through the record lane, as a RECORD of the stream."""
-        self._host.reader.show_line(line)
-        self._host._process_record_message(
-            RecordMessage(
-                type="RECORD",
-                stream=request.stream,
-                record=msgspec.Raw(line),
-                time_extracted=None,
-                version=request.version,
-            )
-        )
+    def _records(
+        self, request: BatchRequest, lines: Iterable[bytes], sink: PostgresUpsertSink | None
+    ) -> None:
+        """Rows (JSON objects) through the record lane, as RECORDs of the stream.
+
+        With the stream's own upsert sink (no stream map), straight to it as the target's
+        ``_process_record_message`` would hand them, without a message object per row.
+        """
+        host = self._host
+        reader = host.reader
+        if sink is None:
+            for line in lines:
+                reader.show_line(line)  # what a reject quotes
+                host._process_record_message(
+                    RecordMessage(
+                        type="RECORD",
+                        stream=request.stream,
+                        record=msgspec.Raw(line),
+                        time_extracted=None,
+                        version=request.version,
+                    )
+                )
+            return
+        add, version, raw = sink.add_raw, request.version, msgspec.Raw
+        for line in lines:
+            reader.show_line(line)
+            if add(raw(line), None, version):
+                host._flush_all()
 
     # --- parquet --------------------------------------------------------------------------------
 
@@ -277,8 +301,7 @@ class BatchLane:
                     continue
                 if isinstance(made, str):
                     LOGGER.info("%s go through the record lane: %s", label, made)
-                for line in arrow.json_lines(batch):
-                    self._record(where.request, line)
+                self._records(where.request, arrow.json_lines(batch), sink)
                 recorded += batch.num_rows
                 if sink is not None:
                     self._host.drain_one(sink)  # queued before the next chunk's COPY
@@ -305,8 +328,7 @@ class BatchLane:
         reader = self._host.reader
         number, line = reader.line_number, reader.current_line
         reader.line_number = flight.where.line_number  # rejects name the BATCH message's line
-        for row in self._arrow.json_lines(flight.batch):
-            self._record(flight.where.request, row)
+        self._records(flight.where.request, self._arrow.json_lines(flight.batch), flight.sink)
         reader.line_number = number
         reader.show_line(line)
         self._host.drain_one(flight.sink)

@@ -378,3 +378,25 @@ def test_without_pyarrow_jsonl_loads_and_parquet_names_the_extra(
     assert result.states == [{"n": 1}]
     assert [r["salesforce_id"] for r in _data(db, "no_arrow")] == ["A1", "A2"]
     assert all(p.exists() for p in manifest_paths(parquet_batches))
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_stream_maps_and_patches_apply_to_batch_rows_as_to_records(
+    fmt: str, run: Run, db: Db, tmp_path: Path
+) -> None:
+    thing = {"Id": {"type": "string"}, "Name": {"type": ["null", "string"]}}
+    patch = schema_message("Thing__patch", thing, ["Id"])
+    patch["schema"]["x-singer-patch"] = {"stream": "Thing"}
+    rows = [{"Id": "a", "Name": "keep"}, {"Id": "b", "Name": "drop me"}, {"Id": "c", "Name": "x"}]
+    messages = jsonl(
+        schema_message("Thing", thing, ["Id"]),
+        *sdk_batches(tmp_path / "1", "Thing", rows, fmt=fmt),
+        patch,
+        *sdk_batches(tmp_path / "2", "Thing__patch", [{"Id": "a", "Name": "patched"}], fmt=fmt),
+    )
+    stream_maps = {"Thing": {"__filter__": "Name != 'drop me'", "Upper": "Name.upper()"}}
+    _ok(run(messages, stream_maps=stream_maps))
+    assert db.select("salesforce_id, name, upper", "thing", order_by="salesforce_id") == [
+        {"salesforce_id": "a", "name": "patched", "upper": "KEEP"},
+        {"salesforce_id": "c", "name": "x", "upper": "X"},
+    ]
