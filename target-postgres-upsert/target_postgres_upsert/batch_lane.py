@@ -113,6 +113,14 @@ class _InFlight:
     sink: PostgresUpsertSink
     where: _Where
     label: str
+    redone: int = 0  # rows handed to the record lane after PostgreSQL refused the chunk
+
+
+def _counted(rows: Sequence[bytes], flight: _InFlight) -> Iterator[bytes]:
+    """``rows``, counting in ``flight.redone`` each one handed over."""
+    for row in rows:
+        yield row
+        flight.redone += 1
 
 
 class BatchLane:
@@ -311,26 +319,34 @@ class BatchLane:
         return copied, recorded
 
     def _settle_chunk(self) -> None:
-        """Wait for the chunk in flight; redo it through the record lane if it was refused."""
-        flight, self._in_flight = self._in_flight, None
+        """Wait for the chunk in flight; redo it through the record lane if it was refused.
+
+        The chunk stays in flight until it is done with, so a signal that stops the target in
+        the middle (``stop`` settles again) neither loses its rows nor hands one over twice.
+        """
+        flight = self._in_flight
         if flight is None:
             return
         result = flight.future.result()  # a loader failure raises here
         if isinstance(result, LoadResult):
+            self._in_flight = None
             flight.sink.record_counter_metric.increment(result.rows)
             return
-        LOGGER.info(
-            "PostgreSQL refused a row of %s (%s); they go through the record lane",
-            flight.label,
-            result.reason,
-        )
+        if not flight.redone:
+            LOGGER.info(
+                "PostgreSQL refused a row of %s (%s); they go through the record lane",
+                flight.label,
+                result.reason,
+            )
         assert self._arrow is not None
         reader = self._host.reader
         number, line = reader.line_number, reader.current_line
         reader.line_number = flight.where.line_number  # rejects name the BATCH message's line
-        self._records(flight.where.request, self._arrow.json_lines(flight.batch), flight.sink)
+        rows = self._arrow.json_lines(flight.batch)[flight.redone :]
+        self._records(flight.where.request, _counted(rows, flight), flight.sink)
         reader.line_number = number
         reader.show_line(line)
+        self._in_flight = None
         self._host.drain_one(flight.sink)
 
     def _arrow_module(self, path: Path) -> ModuleType:
