@@ -132,6 +132,7 @@ class BatchLane:
         self._settings = host.settings
         self._in_flight: _InFlight | None = None
         self._finish: Callable[[], None] | None = None  # what the last BATCH still has to do
+        self._settling = False  # a redo's own flushes must not settle again
         self._arrow: ModuleType | None = None
 
     @property
@@ -148,10 +149,16 @@ class BatchLane:
         tick. A STATE is only held meanwhile (``busy`` counts as pending rows), so the next
         BATCH's first chunk is made while the last one loads.
         """
-        self._settle_chunk()
-        finish, self._finish = self._finish, None
-        if finish is not None:
-            finish()
+        if self._settling:
+            return
+        self._settling = True
+        try:
+            self._settle_chunk()
+            finish, self._finish = self._finish, None
+            if finish is not None:
+                finish()
+        finally:
+            self._settling = False
 
     def process(self, message: Mapping[str, Any]) -> None:
         """Load every file of one BATCH message (raises ``InvalidInputLine`` on bad input)."""

@@ -245,7 +245,8 @@ class TargetPostgresUpsert(Target):
             sink.clean_up()
         self._sinks_to_clear = []
         self._oldest_pending_at = None
-        self._release_state()
+        if self._batch_lane is None or not self._batch_lane.busy:
+            self._release_state()  # (not while a refused BATCH chunk is being redone)
 
     def _release_state(self) -> None:
         if self._state_to_release is not None:
