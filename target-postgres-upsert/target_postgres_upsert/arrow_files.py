@@ -48,7 +48,10 @@ RECEIVED_AT = "_sdc_received_at"
 SEQUENCE = "_sdc_sequence"
 TABLE_VERSION = "_sdc_table_version"
 ARROW_ERRORS = (pa.ArrowException, OSError)
-TIME_PATTERN = r"^(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?$"
+# Salesforce sends times as 10:00:00.000Z; PostgreSQL's time drops the zone, as the record lane.
+TIME_PATTERN = (
+    r"^(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?(?:Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)?$"
+)
 _TIMESTAMPS = (pa.timestamp("us", tz="UTC"), pa.timestamp("us"))
 _WRITE = pcsv.WriteOptions(include_header=False)
 _JSON = msgspec.json.Encoder(decimal_format="number")

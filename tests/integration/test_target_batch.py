@@ -58,19 +58,20 @@ PROPS: dict[str, Any] = {
     "Active": {"type": ["null", "boolean"]},
     "Seen": {"type": ["null", "string"], "format": "date-time"},
     "Born": {"type": ["null", "string"], "format": "date"},
+    "At": {"type": ["null", "string"], "format": "time"},
     "IsDeleted": {"type": ["null", "boolean"]},
 }
 AWKWARD = [
-    {"Id": "A1", "Name": 'comma, "quote"\nline\r\ntab\t\\ back', "Count": 9223372036854775807,
+    {"Id": "A1", "At": "10:00:00.000Z", "Name": 'comma, "quote"\nline\r\ntab\t\\ back', "Count": 9223372036854775807,
      "Amount": 0.1, "Active": True, "Seen": "2024-01-02T03:04:05.678Z", "Born": "1999-12-31",
      "IsDeleted": False},
-    {"Id": "A2", "Name": "", "Count": -1, "Amount": 1e20, "Active": False,
+    {"Id": "A2", "At": "23:59:59.5", "Name": "", "Count": -1, "Amount": 1e20, "Active": False,
      "Seen": "2024-06-01T12:00:00+02:00", "Born": None, "IsDeleted": False},
-    {"Id": "A3", "Name": None, "Count": None, "Amount": None, "Active": None, "Seen": None,
+    {"Id": "A3", "At": None, "Name": None, "Count": None, "Amount": None, "Active": None, "Seen": None,
      "Born": "2024-02-29", "IsDeleted": None},
-    {"Id": "A4", "Name": "NUL\u0000inside é ü 漢字 🎉", "Count": 0, "Amount": 2.5e-7,
+    {"Id": "A4", "At": "00:00:00Z", "Name": "NUL\u0000inside é ü 漢字 🎉", "Count": 0, "Amount": 2.5e-7,
      "Active": True, "Seen": "2024-01-02T03:04:05Z", "Born": "0001-01-01", "IsDeleted": True},
-    {"Id": "A5", "Name": "null", "Count": 42, "Amount": 1234567.125, "Active": False,
+    {"Id": "A5", "At": "12:34", "Name": "null", "Count": 42, "Amount": 1234567.125, "Active": False,
      "Seen": "2024-01-02 03:04:05.123456", "Born": "2024-01-01", "IsDeleted": False},
 ]  # fmt: skip
 

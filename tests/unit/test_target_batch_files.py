@@ -113,9 +113,9 @@ def test_a_column_takes_the_copy_path_only_when_its_arrow_type_fits(
 
 
 SHAPE = TableShape(
-    properties=("Id", "Name", "Seen", "Born"),
-    kinds=(STRING, STRING, DATE_TIME, DATE),
-    column_types=(PgType.TEXT, PgType.TEXT, PgType.TIMESTAMPTZ, PgType.DATE),
+    properties=("Id", "Name", "Seen", "Born", "At"),
+    kinds=(STRING, STRING, DATE_TIME, DATE, frozenset({ValueKind.TIME})),
+    column_types=(PgType.TEXT, PgType.TEXT, PgType.TIMESTAMPTZ, PgType.DATE, PgType.TIME),
     key_properties=("Id",),
     metadata=("_sdc_deleted_at", "_sdc_table_version"),
 )
@@ -145,8 +145,8 @@ def test_a_chunk_becomes_csv_in_column_order_with_its_metadata() -> None:
     lines = chunk.data.decode().splitlines()
     # Name is absent (NULL); Seen in UTC whatever its zone; IsDeleted sets _sdc_deleted_at.
     assert lines == [
-        '"a",,2024-01-02 03:04:05.678,"1999-12-31",,5',
-        '"b",,,,"2026-01-02T03:04:05Z",5',
+        '"a",,2024-01-02 03:04:05.678,"1999-12-31",,,5',
+        '"b",,,,,"2026-01-02T03:04:05Z",5',
     ]
 
 
@@ -169,6 +169,8 @@ def test_nul_characters_are_removed_and_counted() -> None:
         ({"Id": ["a", "b"], "Seen": ["2024-01-02T03:04:05Z", "2024-01-02"]}, "property 'Seen'"),
         ({"Id": ["a"], "Born": ["2024-02-30"]}, "property 'Born'"),
         ({"Id": ["a"], "Born": ["20240102"]}, "property 'Born'"),
+        ({"Id": ["a", "b"], "At": ["10:00:00.000Z", "23:59:59"]}, None),
+        ({"Id": ["a"], "At": ["24:00:00"]}, "property 'At'"),
     ],
 )
 def test_a_chunk_that_fails_a_check_goes_to_the_record_lane(
