@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Protocol
+from typing import Any
 
 import msgspec
 from singer_sdk.exceptions import RecordsWithoutSchemaException
@@ -43,56 +43,14 @@ from target_postgres_upsert.batch_manifest import (
 )
 from target_postgres_upsert.db import CsvChunk, Database, LoadResult, Refused
 from target_postgres_upsert.errors import first_line
-from target_postgres_upsert.loader import Loader
-from target_postgres_upsert.reader import NumberedReader, RecordMessage
-from target_postgres_upsert.settings import BATCH_SIZE_ROWS_DEFAULT, Settings
+from target_postgres_upsert.host import BatchHost
+from target_postgres_upsert.reader import RecordMessage
+from target_postgres_upsert.settings import BATCH_SIZE_ROWS_DEFAULT
 from target_postgres_upsert.sinks import PostgresUpsertSink
 
 LOGGER = logging.getLogger(__name__)
 PARQUET_EXTRA = "pip install 'target-postgres-upsert[parquet]'"
 READ_CHUNK_BYTES = 4 << 20
-
-
-class BatchHost(Protocol):
-    """What the lane uses of the target (``TargetPostgresUpsert``)."""
-
-    @property
-    def settings(self) -> Settings:
-        """The typed settings."""
-
-    @property
-    def loader(self) -> Loader:
-        """The loader thread."""
-
-    @property
-    def reader(self) -> NumberedReader:
-        """The message reader (what a reject quotes)."""
-
-    @property
-    def mapper(self) -> Any:
-        """The SDK's stream maps."""
-
-    @property
-    def _sinks_active(self) -> dict[str, Any]:
-        """The SDK's live sink of each stream."""
-
-    def drain_one(self, sink: Any) -> None:
-        """Queue a sink's pending rows."""
-
-    def _plain_stream(self, stream_name: str, stream_maps: list[Any]) -> bool:
-        """True if no stream map or flattening changes the stream's records."""
-
-    def _process_record_message(self, message: RecordMessage) -> None:
-        """The record lane, for one record."""
-
-    def _has_pending(self) -> bool:
-        """True if any sink holds a record not yet queued."""
-
-    def _flush_all(self) -> None:
-        """Queue every sink's pending rows, then the STATE that this makes safe."""
-
-    def _release_state(self) -> None:
-        """Queue the STATE that was held for pending records."""
 
 
 @dataclass(frozen=True)

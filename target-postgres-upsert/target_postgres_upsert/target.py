@@ -493,6 +493,7 @@ class TargetPostgresUpsert(Target):
 # The SDK builds the sinks (untyped); here mypy checks that the target gives them what they use.
 _SINK_HOST: type[SinkHost] = TargetPostgresUpsert
 if TYPE_CHECKING:
-    from target_postgres_upsert.batch_lane import BatchHost, BatchLane
+    from target_postgres_upsert.batch_lane import BatchLane
+    from target_postgres_upsert.host import BatchHost
 
     _BATCH_HOST: type[BatchHost] = TargetPostgresUpsert
