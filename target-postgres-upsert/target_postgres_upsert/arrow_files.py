@@ -1,21 +1,25 @@
-"""Parquet BATCH files: read in chunks, checked against the table, turned into COPY CSV.
+"""Parquet BATCH files: read in chunks, checked against the table, turned into COPY text.
 
 Imported only when a parquet file arrives: pyarrow is the optional extra
 ``target-postgres-upsert[parquet]``.
 
-``CsvMaker`` decides once per file whether each column can go to PostgreSQL as it is (an Arrow
+``CopyMaker`` decides once per file whether each column can go to PostgreSQL as it is (an Arrow
 type that fits the property's JSON-schema kinds and the column's type), then turns each chunk
-(an Arrow record batch) into CSV rows in the stage's column order, with the record lane's
-metadata columns. The record lane's rules are kept column by column:
+(an Arrow record batch) into rows of COPY's text format in the stage's column order, with the
+record lane's metadata columns (``db/file_copy.py`` says why text and not CSV). pyarrow's CSV
+writer writes them: tab as the delimiter, ``\\N`` for null, no quotes; backslash, tab, newline,
+carriage return and double quote inside strings are written as backslash escapes first, and
+only in the columns whose data holds one (found by scanning the column's buffer, in C). The
+record lane's rules are kept column by column:
 
 * strings, booleans, integers, numbers (ints, floats, decimals) go as they are; an empty string
-  stays an empty string (pyarrow quotes every string) and null is NULL;
+  stays an empty string and null is NULL;
 * date-time, date and time properties take Arrow timestamps, dates and times, or strings; the
   strings are first checked in bulk (Arrow's ISO-8601 parser, a regular expression for times) so
   that PostgreSQL never reads a word such as ``yesterday`` the record lane would refuse;
   timestamps with a time zone are written as UTC (the session is UTC), since pyarrow formats
   zoned timestamps about 20 times slower;
-* NUL characters are removed from the CSV and counted;
+* NUL characters are removed from the text and counted;
 * keys must be present and, for a one-column key, distinct within the chunk (the merge cannot
   meet a key twice).
 
@@ -39,7 +43,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from target_postgres_upsert.db import DELETED_AT, CsvChunk, PgType
+from target_postgres_upsert.db import DELETED_AT, CopyChunk, PgType
+from target_postgres_upsert.errors import first_line
 from target_postgres_upsert.types import ValueKind
 
 IS_DELETED = "IsDeleted"
@@ -53,7 +58,13 @@ TIME_PATTERN = (
     r"^(?:[01]\d|2[0-3]):[0-5]\d(?::[0-5]\d(?:\.\d{1,6})?)?(?:Z|[+-](?:[01]\d|2[0-3]):?[0-5]\d)?$"
 )
 _TIMESTAMPS = (pa.timestamp("us", tz="UTC"), pa.timestamp("us"))
-_WRITE = pcsv.WriteOptions(include_header=False)
+# PostgreSQL's COPY text format: tab-separated, \N for NULL, escapes instead of quotes.
+_WRITE = pcsv.WriteOptions(
+    include_header=False, delimiter="\t", quoting_style="none", null_string="\\N"
+)
+# What pyarrow refuses unquoted, and the backslash, as COPY text escapes (backslash first).
+# https://www.postgresql.org/docs/15/sql-copy.html#id-1.9.3.55.9.2 (\042 is an octal escape)
+_ESCAPES = ((b"\\", "\\\\"), (b"\t", "\\t"), (b"\n", "\\n"), (b"\r", "\\r"), (b'"', "\\042"))
 _JSON = msgspec.json.Encoder(decimal_format="number")
 _NUL = b"\x00"
 
@@ -147,7 +158,7 @@ def chunks(source: pq.ParquetFile, rows: int, columns: Sequence[str]) -> Iterato
     return source.iter_batches(batch_size=rows, columns=list(columns))  # type: ignore[no-any-return]
 
 
-class CsvMaker:
+class CopyMaker:
     """Turns one file's chunks into COPY CSV for one table, or says why it cannot."""
 
     def __init__(self, shape: TableShape, file_schema: pa.Schema) -> None:
@@ -182,8 +193,8 @@ class CsvMaker:
         #: The file's columns to read.
         self.columns = [name for name in file_schema.names if name in wanted]
 
-    def make(self, batch: pa.RecordBatch, meta: ChunkMetadata) -> CsvChunk | str:
-        """The chunk as COPY CSV, or why it must take the record lane."""
+    def make(self, batch: pa.RecordBatch, meta: ChunkMetadata) -> CopyChunk | str:
+        """The chunk as COPY text, or why it must take the record lane."""
         rows = batch.num_rows
         arrays: list[pa.Array] = []
         for prop, rule in zip(self._shape.properties, self._rules, strict=True):
@@ -208,15 +219,19 @@ class CsvMaker:
             TABLE_VERSION: pa.repeat(pa.scalar(meta.version, pa.int64()), rows),
         }
         arrays.extend(values[name] for name in self._shape.metadata)
+        arrays = [_escaped(array) for array in arrays]
         table = pa.RecordBatch.from_arrays(arrays, names=[f"c{i}" for i in range(len(arrays))])
         out = io.BytesIO()
-        pcsv.write_csv(table, out, _WRITE)
+        try:
+            pcsv.write_csv(table, out, _WRITE)
+        except pa.ArrowInvalid as exc:  # a character the escapes missed: the record lane
+            return f"a value cannot be written as COPY text ({first_line(str(exc))})"
         data = out.getvalue()
         removed = 0
-        if _NUL in data:  # only text can hold one: a NUL is never CSV structure
+        if _NUL in data:  # only text can hold one: a NUL is never COPY structure
             removed = data.count(_NUL)
             data = data.replace(_NUL, b"")
-        return CsvChunk(data, rows, removed)
+        return CopyChunk(data, rows, removed)
 
     def _keys(self, batch: pa.RecordBatch) -> str | None:
         """Why the chunk's keys cannot be merged as they are (a missing or repeated key)."""
@@ -248,6 +263,20 @@ class CsvMaker:
             now = pc.if_else(flagged, pa.scalar(meta.received_at), pa.scalar(None, pa.string()))
             result = pc.coalesce(result, now)
         return result
+
+
+def _escaped(array: pa.Array) -> pa.Array:
+    """A string column with COPY text escapes, where its data holds a character to escape."""
+    if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
+        return array
+    data = array.buffers()[2]
+    if data is None:
+        return array
+    raw = data.to_pybytes()  # one copy of the column's characters; ``in`` then runs in C
+    for char, escape in _ESCAPES:
+        if char in raw:
+            array = pc.replace_substring(array, char.decode(), escape)
+    return array
 
 
 def _checked(array: pa.Array, rule: Rule) -> pa.Array | None:

@@ -41,7 +41,7 @@ from target_postgres_upsert.batch_manifest import (
     BatchRequest,
     read_batch_message,
 )
-from target_postgres_upsert.db import CsvChunk, Database, LoadResult, Refused
+from target_postgres_upsert.db import CopyChunk, Database, LoadResult, Refused
 from target_postgres_upsert.errors import first_line
 from target_postgres_upsert.host import BatchHost
 from target_postgres_upsert.reader import RecordMessage
@@ -252,7 +252,7 @@ class BatchLane:
             source = arrow.open_parquet(path)
             maker = None
             if sink is not None:
-                maker = arrow.CsvMaker(_table_shape(sink), source.schema_arrow)
+                maker = arrow.CopyMaker(_table_shape(sink), source.schema_arrow)
                 if maker.unfit is not None:
                     LOGGER.info(
                         "BATCH file %s goes through the record lane: %s", path.name, maker.unfit
@@ -265,7 +265,7 @@ class BatchLane:
                 first += batch.num_rows
                 made = maker.make(batch, _metadata(where.request.version)) if maker else None
                 self.settle()  # the chunk before (and the BATCH before) first
-                if isinstance(made, CsvChunk) and sink is not None:
+                if isinstance(made, CopyChunk) and sink is not None:
                     future: Future[LoadResult | Refused] = Future()
                     job = partial(_load_chunk, sink, made, label)
                     self._host.loader.submit_batch(job, future=future)
@@ -360,11 +360,11 @@ def _metadata(version: int | None) -> Any:
 
 
 def _load_chunk(
-    sink: PostgresUpsertSink, chunk: CsvChunk, label: str, db: Database
+    sink: PostgresUpsertSink, chunk: CopyChunk, label: str, db: Database
 ) -> LoadResult | Refused:
     """Runs on the loader thread: COPY, merge and commit one chunk (or report a refusal)."""
     plan = sink.plan
-    result = db.load_csv(plan, chunk)
+    result = db.load_chunk(plan, chunk)
     if isinstance(result, LoadResult):
         if result.nul_removed:
             sink.logger.warning(

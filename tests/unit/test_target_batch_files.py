@@ -12,14 +12,14 @@ from singer_sdk.singerlib.exceptions import InvalidInputLine
 
 from target_postgres_upsert.arrow_files import (
     ChunkMetadata,
-    CsvMaker,
+    CopyMaker,
     Rule,
     TableShape,
     json_lines,
     rule_for,
 )
 from target_postgres_upsert.batch_manifest import BatchFormat, read_batch_message
-from target_postgres_upsert.db import CsvChunk, PgType
+from target_postgres_upsert.db import CopyChunk, PgType
 from target_postgres_upsert.types import ValueKind
 
 
@@ -122,8 +122,8 @@ SHAPE = TableShape(
 META = ChunkMetadata(received_at="2026-01-02T03:04:05Z", sequence=1, version=5)
 
 
-def _csv(batch: pa.RecordBatch) -> CsvChunk | str:
-    maker = CsvMaker(SHAPE, batch.schema)
+def _copy(batch: pa.RecordBatch) -> CopyChunk | str:
+    maker = CopyMaker(SHAPE, batch.schema)
     assert maker.unfit is None
     return maker.make(batch, META)
 
@@ -139,23 +139,32 @@ def test_a_chunk_becomes_csv_in_column_order_with_its_metadata() -> None:
             "Other": [1, 2],
         }
     )
-    chunk = _csv(batch)
-    assert isinstance(chunk, CsvChunk)
+    chunk = _copy(batch)
+    assert isinstance(chunk, CopyChunk)
     assert chunk.rows == 2
     lines = chunk.data.decode().splitlines()
     # Name is absent (NULL); Seen in UTC whatever its zone; IsDeleted sets _sdc_deleted_at.
     assert lines == [
-        '"a",,2024-01-02 03:04:05.678,"1999-12-31",,,5',
-        '"b",,,,,"2026-01-02T03:04:05Z",5',
+        "a\t\\N\t2024-01-02 03:04:05.678\t1999-12-31\t\\N\t\\N\t5",
+        "b\t\\N\t\\N\t\\N\t\\N\t2026-01-02T03:04:05Z\t5",
     ]
 
 
+def test_text_that_copy_would_read_as_structure_is_escaped() -> None:
+    awkward = 'tab\there "quoted"\nline\r\\N back\\slash'
+    chunk = _copy(pa.record_batch({"Id": ["a", "b"], "Name": [awkward, ""]}))
+    assert isinstance(chunk, CopyChunk)
+    first, second = chunk.data.decode().splitlines()
+    assert first.split("\t")[1] == r"tab\there \042quoted\042\nline\r\\N back\\slash"
+    assert second.split("\t")[1] == ""  # an empty string, not NULL (\N)
+
+
 def test_nul_characters_are_removed_and_counted() -> None:
-    chunk = _csv(pa.record_batch({"Id": ["a\x00", "b"], "Name": ["x\x00y\x00", ""]}))
-    assert isinstance(chunk, CsvChunk)
+    chunk = _copy(pa.record_batch({"Id": ["a\x00", "b"], "Name": ["x\x00y\x00", ""]}))
+    assert isinstance(chunk, CopyChunk)
     assert chunk.nul_removed == 3
     assert b"\x00" not in chunk.data
-    assert chunk.data.splitlines()[1].startswith(b'"b",""')  # empty text stays empty text
+    assert chunk.data.splitlines()[0].startswith(b"a\txy\t")
 
 
 @pytest.mark.parametrize(
@@ -176,16 +185,16 @@ def test_nul_characters_are_removed_and_counted() -> None:
 def test_a_chunk_that_fails_a_check_goes_to_the_record_lane(
     columns: dict[str, list[Any]], words: str | None
 ) -> None:
-    made = _csv(pa.record_batch(columns))
+    made = _copy(pa.record_batch(columns))
     if words is None:
-        assert isinstance(made, CsvChunk)
+        assert isinstance(made, CopyChunk)
     else:
         assert isinstance(made, str)
         assert words in made
 
 
 def test_a_file_whose_column_does_not_fit_is_unfit_for_copy() -> None:
-    maker = CsvMaker(SHAPE, pa.schema([("Id", pa.string()), ("Name", pa.int64())]))
+    maker = CopyMaker(SHAPE, pa.schema([("Id", pa.string()), ("Name", pa.int64())]))
     assert maker.unfit is not None
     assert "'Name'" in maker.unfit
 

