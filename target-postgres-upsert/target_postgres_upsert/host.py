@@ -1,4 +1,4 @@
-"""What the sinks use of the target that runs them, as a Protocol: ``SinkHost``.
+"""What the sinks (``SinkHost``) and the batch lane (``BatchHost``) use of the target, as Protocols.
 
 ``target.py`` imports the sink modules (to pick a sink class); if they imported ``target.py`` back,
 even only for type hints, the two would form a cycle. Naming here the few members the sinks use
@@ -9,11 +9,11 @@ breaks it: the sinks depend on this module, and ``target.py`` has mypy check tha
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
 from target_postgres_upsert.db import TablePlan
 from target_postgres_upsert.loader import Loader
-from target_postgres_upsert.reader import NumberedReader
+from target_postgres_upsert.reader import NumberedReader, RecordMessage
 from target_postgres_upsert.settings import Settings
 
 
@@ -48,3 +48,45 @@ class SinkHost(Protocol):
 
     def first_id_set_sink(self, stream_name: str) -> bool:
         """True the first time an Id set stream sets up in this run (its set starts empty)."""
+
+
+class BatchHost(Protocol):
+    """What the lane uses of the target (``TargetPostgresUpsert``)."""
+
+    @property
+    def settings(self) -> Settings:
+        """The typed settings."""
+
+    @property
+    def loader(self) -> Loader:
+        """The loader thread."""
+
+    @property
+    def reader(self) -> NumberedReader:
+        """The message reader (what a reject quotes)."""
+
+    @property
+    def mapper(self) -> Any:
+        """The SDK's stream maps."""
+
+    @property
+    def _sinks_active(self) -> dict[str, Any]:
+        """The SDK's live sink of each stream."""
+
+    def drain_one(self, sink: Any) -> None:
+        """Queue a sink's pending rows."""
+
+    def _plain_stream(self, stream_name: str, stream_maps: list[Any]) -> bool:
+        """True if no stream map or flattening changes the stream's records."""
+
+    def _process_record_message(self, message: RecordMessage) -> None:
+        """The record lane, for one record."""
+
+    def _has_pending(self) -> bool:
+        """True if any sink holds a record not yet queued."""
+
+    def _flush_all(self) -> None:
+        """Queue every sink's pending rows, then the STATE that this makes safe."""
+
+    def _release_state(self) -> None:
+        """Queue the STATE that was held for pending records."""

@@ -87,11 +87,14 @@ class Loader:
         """True once ``close`` or ``abort`` was called."""
         return self._closed
 
-    def submit_batch(self, job: Job) -> None:
-        """Queue a batch job; blocks while ``MAX_BATCHES_IN_FLIGHT`` batches are pending."""
+    def submit_batch(self, job: Job, future: Future[Any] | None = None) -> None:
+        """Queue a batch job; blocks while ``MAX_BATCHES_IN_FLIGHT`` batches are pending.
+
+        ``future``, if given, gets the job's result (or the error that stopped the loader).
+        """
         self._raise_if_failed()
         self._slots.acquire()
-        self._queue.put(_Item(job=job, batch=True))
+        self._queue.put(_Item(job=job, future=future, batch=True))
 
     def submit_job(self, job: Job) -> None:
         """Queue a job that is not a batch (no back-pressure: such jobs are small and rare)."""

@@ -104,6 +104,11 @@ class NumberedReader(GenericSingerReader[str]):
         """Forget the fast path (the stream's schema or sink changed)."""
         self._fast_stream = self._fast_decode = self._fast_callback = None
 
+    def show_line(self, line: bytes | str) -> None:
+        """Make ``line`` the current line, the one a reject quotes (a row of a BATCH file)."""
+        current: Any = line  # the SDK types it str; our reader keeps the raw bytes as well
+        self._current_message = current
+
     @property
     def current_line(self) -> str:
         """The raw text of the line being processed (for the rejects table)."""

@@ -138,6 +138,39 @@ CONFIG_JSONSCHEMA: dict[str, Any] = th.PropertiesList(
             " on; fail: commit what came before and stop with an error."
         ),
     ),
+    th.Property(
+        "keep_batch_files",
+        th.BooleanType,
+        default=False,
+        description=(
+            "Keep the files of BATCH messages after loading them. By default each file is"
+            " deleted once its rows are committed, so the disk holds only files not yet loaded."
+        ),
+    ),
+    th.Property(
+        "batch_config",
+        th.ObjectType(
+            th.Property(
+                "storage",
+                th.ObjectType(
+                    th.Property(
+                        "root",
+                        th.StringType,
+                        description=(
+                            "Directory (path or file:// URL) where this target finds BATCH"
+                            " files, by name, when the tap's paths do not apply here."
+                        ),
+                    ),
+                ),
+                description="Where the batch files are.",
+            ),
+        ),
+        description=(
+            "The SDK's batch setting, as a target reads it: only storage.root is used (each"
+            " BATCH message names its own encoding). Unset: files are read where the tap wrote"
+            " them."
+        ),
+    ),
 ).to_dict()
 
 
@@ -162,6 +195,8 @@ class Settings:
     on_invalid_record: InvalidRecordPolicy = InvalidRecordPolicy.REJECT
     interpret_content_encoding: bool = False
     secrets: tuple[str, ...] = ()
+    keep_batch_files: bool = False
+    batch_storage_root: str | None = None  # batch_config.storage.root
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> Settings:
@@ -195,4 +230,13 @@ class Settings:
             ),
             interpret_content_encoding=bool(get("interpret_content_encoding", False)),
             secrets=tuple(s for s in secrets if s),
+            keep_batch_files=bool(get("keep_batch_files", False)),
+            batch_storage_root=_storage_root(get("batch_config")),
         )
+
+
+def _storage_root(batch_config: Any) -> str | None:
+    """``batch_config.storage.root``, if set."""
+    storage = batch_config.get("storage") if isinstance(batch_config, Mapping) else None
+    root = storage.get("root") if isinstance(storage, Mapping) else None
+    return str(root) if root else None

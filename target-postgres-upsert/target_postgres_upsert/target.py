@@ -34,7 +34,7 @@ import sys
 import time
 from functools import partial
 from types import FrameType
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 from singer_sdk.exceptions import RecordsWithoutSchemaException
@@ -99,6 +99,7 @@ class TargetPostgresUpsert(Target):
         TargetCapabilities.HARD_DELETE,  # hard_delete: true
         TargetCapabilities.TARGET_SCHEMA,  # default_target_schema
         TargetCapabilities.DATATYPE_FAILSAFE,  # a schema we cannot type loads as jsonb or text
+        PluginCapabilities.BATCH,
     ]
 
     config_jsonschema = CONFIG_JSONSCHEMA
@@ -127,7 +128,8 @@ class TargetPostgresUpsert(Target):
         self._plain_sinks: dict[str, Any] = {}
         self._sink_schemas: dict[str, dict[str, Any]] = {}  # for get_sink_class
         self._id_set_streams: set[str] = set()  # Id set streams whose set was started
-        self.reader.on_idle = self._check_age
+        self._batch_lane: BatchLane | None = None  # made by the first BATCH message
+        self.reader.on_idle = self._on_idle
 
     @classmethod
     @override
@@ -232,17 +234,31 @@ class TargetPostgresUpsert(Target):
         return [s for s in sinks if not is_side_sink(s)] + [s for s in sinks if is_side_sink(s)]
 
     def _has_pending(self) -> bool:
+        if self._batch_lane is not None and self._batch_lane.busy:
+            return True  # a BATCH's last chunk may still need the record lane
         return any(sink.current_size for sink in self._sinks())
+
+    def _settle_batches(self) -> None:
+        """Finish the last BATCH message before anything that must come after its rows."""
+        if self._batch_lane is not None and self._batch_lane.busy:
+            self._batch_lane.settle()
+
+    def _on_idle(self) -> None:
+        """The tap is quiet: finish the last BATCH (its STATE goes out) and check ages."""
+        self._settle_batches()
+        self._check_age()
 
     def _flush_all(self) -> None:
         """Queue every sink's pending rows, then the STATE that this makes safe."""
+        self._settle_batches()
         for sink in self._sinks():
             self.drain_one(sink)
         for sink in self._sinks_to_clear:
             sink.clean_up()
         self._sinks_to_clear = []
         self._oldest_pending_at = None
-        self._release_state()
+        if self._batch_lane is None or not self._batch_lane.busy:
+            self._release_state()  # (not while a refused BATCH chunk is being redone)
 
     def _release_state(self) -> None:
         if self._state_to_release is not None:
@@ -273,6 +289,8 @@ class TargetPostgresUpsert(Target):
                 time_extracted=message.get("time_extracted"),
                 version=message.get("version"),
             )
+        if self._batch_lane is not None and self._batch_lane.busy:
+            self._batch_lane.settle()  # the rows of a BATCH before this record come first
         stream_name = message.stream
         raw = message.record
         if not isinstance(stream_name, str) or bytes(memoryview(raw)[:1]) != b"{":
@@ -347,6 +365,7 @@ class TargetPostgresUpsert(Target):
         if not isinstance(stream_name, str) or not isinstance(schema, dict):
             msg = "a SCHEMA message needs a 'stream' name and a 'schema' object"
             raise InvalidInputLine(msg)
+        self._settle_batches()
         stream_maps = self.mapper.stream_maps.get(stream_name)
         if stream_maps and (
             stream_maps[0].raw_schema != schema
@@ -390,6 +409,7 @@ class TargetPostgresUpsert(Target):
         if not isinstance(stream_name, str) or type(version) is not int:
             msg = "an ACTIVATE_VERSION message needs a 'stream' name and an integer 'version'"
             raise InvalidInputLine(msg)
+        self._settle_batches()
         stream_maps = self.mapper.stream_maps.get(stream_name)
         if stream_maps is None:
             msg = f"ACTIVATE_VERSION for stream {stream_name!r} before its SCHEMA"
@@ -409,8 +429,12 @@ class TargetPostgresUpsert(Target):
 
     @override
     def _process_batch_message(self, message_dict: dict[str, Any]) -> None:
-        msg = "BATCH messages are not supported; send RECORD messages"
-        raise InvalidInputLine(msg)
+        """Load the message's files in input order (``batch_lane.py``), not the SDK's way."""
+        if self._batch_lane is None:
+            from target_postgres_upsert.batch_lane import BatchLane
+
+            self._batch_lane = BatchLane(self)
+        self._batch_lane.process(message_dict)
 
     @override
     def process_endofpipe(self) -> None:
@@ -480,3 +504,8 @@ class TargetPostgresUpsert(Target):
 
 # The SDK builds the sinks (untyped); here mypy checks that the target gives them what they use.
 _SINK_HOST: type[SinkHost] = TargetPostgresUpsert
+if TYPE_CHECKING:
+    from target_postgres_upsert.batch_lane import BatchLane
+    from target_postgres_upsert.host import BatchHost
+
+    _BATCH_HOST: type[BatchHost] = TargetPostgresUpsert

@@ -26,9 +26,10 @@ from collections.abc import Sequence
 
 import psycopg2.extensions
 
-from target_postgres_upsert.db import ddl, load, reconcile
+from target_postgres_upsert.db import ddl, file_copy, load, reconcile
 from target_postgres_upsert.db.connection import APPLICATION_NAME, connect
 from target_postgres_upsert.db.copy_text import RowBuffer, decode_row
+from target_postgres_upsert.db.file_copy import CopyChunk, Refused
 from target_postgres_upsert.db.pg_types import PgType, parse_pg_type
 from target_postgres_upsert.db.plans import (
     DELETED_AT,
@@ -53,10 +54,12 @@ __all__ = [
     "Comments",
     "ConflictRetriesExhaustedError",
     "ConnectionSettings",
+    "CopyChunk",
     "Database",
     "IdSetPlan",
     "LoadResult",
     "PgType",
+    "Refused",
     "Reject",
     "RowBuffer",
     "TablePlan",
@@ -104,6 +107,10 @@ class Database:
             lambda: load.load(self.conn, batch, keep_refused=keep_refused),
             f"loading {batch.rows} rows into {plan.schema}.{plan.table}",
         )
+
+    def load_chunk(self, plan: TablePlan, chunk: CopyChunk) -> LoadResult | Refused:
+        """See ``file_copy.load_chunk``."""
+        return file_copy.load_chunk(self.conn, plan, chunk)
 
     def activate_version(self, schema: str, table: str, version: int, *, hard: bool) -> int:
         """See ``ddl.activate_version``."""
