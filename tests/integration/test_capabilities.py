@@ -22,6 +22,7 @@ import yaml
 from singer_sdk.helpers.capabilities import PluginCapabilities, TapCapabilities, TargetCapabilities
 
 from tests.fake_salesforce import FakeSalesforce
+from tests.integration.batch_files import manifest_paths, sdk_batches
 from tests.integration.conftest import (
     Db,
     TargetRun,
@@ -72,7 +73,6 @@ LEFT_OUT: dict[str, dict[str, str]] = {
         ),
     },
     TARGET: {
-        "batch": "BATCH messages are refused with a one-line error; send RECORD messages",
         "validate-records": (
             "no validate_records setting: every value is always checked against its column "
             "type (bad records go to _sdc_rejected_records), never by JSON Schema validation"
@@ -324,6 +324,20 @@ def test_target_datatype_failsafe_loads_schemas_it_cannot_type(
     assert row == [{"shape": "POINT(1 2)", "anything": {"a": [1]}, "linked": 5}]
 
 
+def test_target_batch_loads_the_files_a_batch_message_names(
+    run: Callable[..., TargetRun], db: Db, tmp_path: Path
+) -> None:
+    things = [{"id": n, "name": f"thing {n}"} for n in range(1, 4)]
+    batches = sdk_batches(tmp_path / "batches", "things", things, fmt="jsonl")
+    schema = {**THING, "name": {"type": ["string", "null"]}}
+    messages = jsonl(schema_message("things", schema, ["id"]), *batches, state({"done": True}))
+    result = run(messages)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.states == [{"done": True}]
+    assert db.select("id, name", "things", order_by="id") == things
+    assert not any(path.exists() for path in manifest_paths(batches))  # removed once committed
+
+
 # --- the declarations ---------------------------------------------------------------------------
 
 HONOURED: dict[str, dict[str, Callable[..., None]]] = {
@@ -346,6 +360,7 @@ HONOURED: dict[str, dict[str, Callable[..., None]]] = {
         "hard-delete": test_target_hard_delete_removes_the_row,
         "target-schema": test_target_schema_setting_creates_and_loads_that_schema,
         "datatype-failsafe": test_target_datatype_failsafe_loads_schemas_it_cannot_type,
+        "batch": test_target_batch_loads_the_files_a_batch_message_names,
     },
 }
 
