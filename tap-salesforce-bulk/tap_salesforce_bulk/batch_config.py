@@ -54,6 +54,7 @@ BATCH_CONFIG_PROPERTY = th.Property(
                     "parquet: gzip pages inside the file, else snappy (as the SDK's own writer).",
                 ),
             ),
+            description="The files' format and compression.",
         ),
         th.Property(
             "storage",
@@ -66,6 +67,7 @@ BATCH_CONFIG_PROPERTY = th.Property(
                 ),
                 th.Property("prefix", th.StringType, description="Prefix of each file's name."),
             ),
+            description="Where the files are written.",
         ),
         th.Property(
             "batch_size",

@@ -14,12 +14,11 @@ import csv
 import gzip
 import io
 from collections.abc import Iterator
-from typing import IO, Any, cast
+from typing import IO, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
-from typing_extensions import override
 
 from tap_salesforce_bulk.salesforce.errors import (
     ResultCountMismatchError,
@@ -43,53 +42,67 @@ ARROW_BROKEN_BODY_ERRORS = (*BROKEN_BODY_ERRORS, pa.ArrowInvalid)
 _PARSE = pcsv.ParseOptions(newlines_in_values=True)  # text fields hold line breaks
 
 
-class QuoteCountingBody(io.RawIOBase):
-    """A CSV body that raises EOFError when it ends inside a quoted value.
+def row_end(block: bytes) -> int:
+    """Where the last complete row of ``block`` ends (after its line break), or -1.
 
-    pyarrow reads an unterminated quote at the end of its input as a complete value (the csv
-    module, strict, refuses it), so a body cut inside a text field would pass for a short last
-    row. Every quoted field holds an even number of quote characters (open, close, and doubled
-    ones inside), so a body that ends cleanly has an even count.
+    ``block`` starts at a row boundary. Every quoted field holds an even number of quote
+    characters (open, close, and doubled ones inside), so a line break is a row boundary when
+    the quotes before it are even in number. Walks back from the end one quote at a time (each
+    step in C), so a block costs one pass whatever its line breaks inside text fields.
     """
-
-    def __init__(self, source: IO[bytes]) -> None:
-        super().__init__()
-        self._source = source
-        self._quotes = 0
-
-    @override
-    def readable(self) -> bool:
-        """Always: this is an input stream."""
-        return True
-
-    @override
-    def readinto(self, buffer: Any) -> int:
-        """Fill ``buffer``; at the end, check that no quoted value was left open."""
-        data = self._source.read1(len(buffer))  # type: ignore[attr-defined]
-        if not data:
-            if self._quotes % 2:
-                raise EOFError("the page body ended inside a quoted value")
-            return 0
-        buffer[: len(data)] = data
-        self._quotes += data.count(QUOTE)
-        return len(data)
+    end = len(block)
+    quotes = block.count(QUOTE)
+    while end > 0:
+        last_quote = block.rfind(QUOTE, 0, end)
+        if quotes % 2 == 0:  # after ``last_quote`` we are outside quotes: any newline ends a row
+            newline = block.rfind(b"\n", last_quote + 1, end)
+            if newline >= 0:
+                return newline + 1
+        if last_quote < 0:
+            return -1
+        end = last_quote
+        quotes -= 1
+    return -1
 
 
-def _open_csv(
-    body: IO[bytes], *, gzipped: bool
-) -> tuple[list[str] | None, pcsv.CSVStreamingReader | None]:
-    """The page's header (None: an empty body) and a streaming reader of its data rows."""
+def csv_blocks(body: IO[bytes], *, gzipped: bool) -> tuple[list[str] | None, Iterator[bytes]]:
+    """The page's header (None: an empty body) and its data rows in blocks of whole rows.
+
+    pyarrow's own streaming reader reads 30-50 MB ahead of the batch it hands out; cutting the
+    blocks here keeps memory to one block and hands out each block's rows before reading on.
+    A body that ends inside a quoted value raises EOFError: pyarrow would read an unterminated
+    quote at the end of its input as a complete value.
+    """
     source = cast(IO[bytes], gzip.GzipFile(fileobj=body, mode="rb") if gzipped else body)
-    buffered = io.BufferedReader(QuoteCountingBody(source), buffer_size=TEXT_CHUNK_BYTES)
+    buffered = io.BufferedReader(cast(io.RawIOBase, source), buffer_size=TEXT_CHUNK_BYTES)
     first = buffered.readline()
     if not first.strip():
-        return None, None
+        return None, iter(())
     header = next(csv.reader([first.removeprefix(UTF8_BOM).decode("utf-8")]))
-    if not buffered.peek(1):
-        return header, None  # a header and no rows
-    reader = pcsv.open_csv(
-        buffered,
-        read_options=pcsv.ReadOptions(column_names=header, block_size=BLOCK_BYTES),
+
+    def blocks() -> Iterator[bytes]:
+        carry = b""
+        while data := buffered.read(BLOCK_BYTES):
+            block = carry + data if carry else data
+            cut = row_end(block)
+            if cut < 0:
+                carry = block
+                continue
+            yield block[:cut]
+            carry = block[cut:]
+        if carry.strip():
+            if carry.count(QUOTE) % 2:
+                raise EOFError("the page body ended inside a quoted value")
+            yield carry
+
+    return header, blocks()
+
+
+def _parse(block: bytes, header: list[str]) -> pa.Table:
+    """One block of whole rows as text columns (empty cells null)."""
+    return pcsv.read_csv(
+        io.BytesIO(block),
+        read_options=pcsv.ReadOptions(column_names=header, block_size=len(block) + 1),
         parse_options=_PARSE,
         convert_options=pcsv.ConvertOptions(
             column_types=dict.fromkeys(header, pa.string()),
@@ -98,7 +111,11 @@ def _open_csv(
             quoted_strings_can_be_null=True,
         ),
     )
-    return header, reader
+
+
+def _batches(blocks: Iterator[bytes], header: list[str]) -> Iterator[pa.RecordBatch]:
+    for block in blocks:
+        yield from _parse(block, header).to_batches()
 
 
 def _id_column(header: list[str]) -> str | None:
@@ -120,11 +137,11 @@ def arrow_batches(page: ResultPage) -> Iterator[pa.RecordBatch]:
         seen = 0
         skip = pa.concat_arrays(sent_ids) if sent_ids else None
         try:
-            header, reader = _open_csv(body, gzipped=headers.gzipped)
+            header, blocks = csv_blocks(body, gzipped=headers.gzipped)
             if header is None and headers.number_of_records not in (None, 0):
                 raise csv.Error("the page has no header row")
             id_at = _id_column(header) if header else None
-            for batch in reader or ():
+            for batch in _batches(blocks, header or []):
                 start, seen = seen, seen + batch.num_rows
                 if id_at is not None:
                     if skip is not None:
