@@ -102,7 +102,9 @@ def _parse(block: bytes, header: list[str]) -> pa.Table:
     """One block of whole rows as text columns (empty cells null)."""
     return pcsv.read_csv(
         io.BytesIO(block),
-        read_options=pcsv.ReadOptions(column_names=header, block_size=len(block) + 1),
+        read_options=pcsv.ReadOptions(
+            column_names=header, block_size=len(block) + 1, use_threads=False
+        ),
         parse_options=_PARSE,
         convert_options=pcsv.ConvertOptions(
             column_types=dict.fromkeys(header, pa.string()),
