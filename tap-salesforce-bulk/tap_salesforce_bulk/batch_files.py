@@ -11,6 +11,11 @@ twice: the rows of a file not yet complete are kept in it, not thrown away.
   per record; datetimes are UTC timestamps (ms), dates dates, times ``HH:mm:ss.SSSZ`` text.
 * jsonl: the record lane's typed records (``records.py``), one JSON object per line, gzip level 1
   when compressed (the SDK's writer uses level 9, several times slower for little gain).
+
+The disk stays bounded: before starting a file, the writer waits while ``PENDING_FILES_MAX`` of
+the files it named still exist (target-postgres-upsert removes each once its rows are
+committed). A target that keeps files is recognised by removing none while the tap waits, and is
+then no longer waited for (in the whole run).
 """
 
 from __future__ import annotations
@@ -18,11 +23,12 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, ClassVar, cast
 
 import msgspec
 
@@ -34,6 +40,14 @@ from tap_salesforce_bulk.schema import FieldSpec
 JSONL_GZIP_LEVEL = 1
 JSONL_LINES_PER_WRITE = 1000
 PART_SUFFIX = ".part"
+# Files named in BATCH messages and still on disk before the tap waits for the target to load
+# (and remove) one: the disk holds at most this many files plus the one being written.
+PENDING_FILES_MAX = 4
+PENDING_POLL_SECONDS = 0.05
+# How long to wait for a removal before concluding the target keeps its files (another target,
+# or keep_batch_files): never seen one remove a file / seen it remove files before.
+KEEPING_TARGET_SECONDS = 10.0
+STALLED_TARGET_SECONDS = 300.0
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -69,6 +83,10 @@ class _PartFile:
 class BatchFileWriter:
     """Writes the pages of one stream to batch files (see the module docstring)."""
 
+    # What the run learned about the target, for every stream: it removes files / it keeps them.
+    removals_seen: ClassVar[bool] = False
+    target_keeps_files: ClassVar[bool] = False
+
     def __init__(
         self,
         settings: BatchSettings,
@@ -85,9 +103,49 @@ class BatchFileWriter:
         self._stem = f"{settings.prefix}{tap_name}--{stream_name}-{uuid.uuid4().hex[:12]}"
         self._count = 0
         self._warned_unknown = False
+        self._pending: list[Path] = []  # named, perhaps not yet removed by the target
         settings.directory.mkdir(parents=True, exist_ok=True)
 
+    def _named(self, part: _PartFile) -> BatchFile:
+        """Finish a file and remember it until the target removes it."""
+        done = part.finish()
+        self._pending.append(done.path)
+        return done
+
+    def _still_pending(self) -> int:
+        before = len(self._pending)
+        self._pending = [path for path in self._pending if path.exists()]
+        if len(self._pending) < before:
+            BatchFileWriter.removals_seen = True
+        return len(self._pending)
+
+    def _wait_for_room(self) -> None:
+        """Wait while the target has ``PENDING_FILES_MAX`` files to load (module docstring)."""
+        if self.target_keeps_files or self._still_pending() < PENDING_FILES_MAX:
+            return
+        limit = STALLED_TARGET_SECONDS if self.removals_seen else KEEPING_TARGET_SECONDS
+        last_removal = time.monotonic()
+        while True:
+            time.sleep(PENDING_POLL_SECONDS)
+            before = len(self._pending)
+            if self._still_pending() < before:
+                last_removal = time.monotonic()
+            if len(self._pending) < PENDING_FILES_MAX:
+                return
+            if time.monotonic() - last_removal > limit:
+                BatchFileWriter.target_keeps_files = True
+                self._pending.clear()
+                self.logger.info(
+                    "%s: the target removed no batch file in %.0f s: it keeps them (or is "
+                    "stalled); writing on without waiting for it, so files accumulate in %s",
+                    self.stream_name,
+                    limit,
+                    self.settings.directory,
+                )
+                return
+
     def _new_path(self) -> Path:
+        self._wait_for_room()
         self._count += 1
         if self.settings.format is BatchFormat.PARQUET:
             suffix = ".parquet"
@@ -132,18 +190,18 @@ class BatchFileWriter:
                     typer = ArrowTyper(header, self.fields)
                     self._warn_unknown(typer.unknown_columns)
                 typed = typer.typed(batch)
-                if writer is not None and writer.schema != typed.schema:
+                if writer is not None and current is not None and writer.schema != typed.schema:
                     writer.close()  # the header changed at a re-fetch: a new file
                     writer = None
-                    yield current.finish()  # type: ignore[union-attr]
+                    yield self._named(current)
+                    current = None
                 offset = 0
                 while offset < typed.num_rows:
-                    if writer is None:
+                    if writer is None or current is None:
                         current = _PartFile(self._new_path())
                         writer = pq.ParquetWriter(
                             current.part, typed.schema, compression=compression
                         )
-                    assert current is not None
                     take = min(limit - current.rows, typed.num_rows - offset)
                     writer.write_batch(typed.slice(offset, take))
                     current.rows += take
@@ -151,12 +209,12 @@ class BatchFileWriter:
                     if current.rows >= limit:
                         writer.close()
                         writer = None
-                        yield current.finish()
+                        yield self._named(current)
                         current = None
-            if writer is not None:
+            if writer is not None and current is not None:
                 writer.close()
                 writer = None
-                yield current.finish()  # type: ignore[union-attr]
+                yield self._named(current)
                 current = None
         finally:
             if writer is not None:
@@ -194,13 +252,13 @@ class BatchFileWriter:
                 if current.rows >= limit:
                     out.close()
                     out = None
-                    yield current.finish()
+                    yield self._named(current)
                     current = None
             if out is not None and current is not None:
                 out.writelines(lines)
                 out.close()
                 out = None
-                yield current.finish()
+                yield self._named(current)
                 current = None
         finally:
             if out is not None:

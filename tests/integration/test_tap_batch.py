@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -20,10 +21,12 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
+from tap_salesforce_bulk.batch_files import PENDING_FILES_MAX
 from tests.fake_salesforce import FakeSalesforce, faults
 from tests.integration.batch_lane import (
     JSONL_GZ,
     PARQUET,
+    TARGET,
     batch_config,
     batch_paths,
     batch_records,
@@ -325,3 +328,50 @@ def test_side_streams_stay_records_and_reconcile_deletes_in_the_batch_lane(
         pg_conn, pg_schema, sf.truth("Contact"), salesforce_types(sf), stale_ok=purged
     )
     assert comparison.exact, "\n".join(comparison.summary())
+
+
+def test_files_waiting_for_the_target_stay_bounded(
+    fake_salesforce: FakeSalesforce, tmp_path: Path, database_url: str, pg_schema: str
+) -> None:
+    """The tap writes a new file only while fewer than PENDING_FILES_MAX named files remain on
+    disk (target-postgres-upsert removes each once its rows are committed)."""
+    files = tmp_path / "files"
+    config = tap_config(
+        fake_salesforce, page_size=500, batch_config=batch_config(files, JSONL_GZ, batch_size=50)
+    )
+    (tmp_path / "tap.json").write_text(json.dumps(config))
+    target = {"database_url": database_url, "default_target_schema": pg_schema}
+    (tmp_path / "target.json").write_text(json.dumps(target))
+    tap = subprocess.Popen(
+        [TAP, "--config", str(tmp_path / "tap.json")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    loader = subprocess.Popen(
+        [TARGET, "--config", str(tmp_path / "target.json")],
+        stdin=tap.stdout,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    assert tap.stdout is not None
+    tap.stdout.close()
+    most = 0
+    while loader.poll() is None:
+        if files.exists():
+            most = max(most, len([p for p in files.iterdir() if not p.name.endswith(".part")]))
+        time.sleep(0.01)
+    assert tap.wait(timeout=60) == 0
+    assert loader.returncode == 0
+    assert 1 <= most <= PENDING_FILES_MAX, f"{most} files waited on disk at once"
+    assert list(files.iterdir()) == []
+
+
+def test_a_target_that_keeps_files_is_waited_for_once(
+    fake_salesforce: FakeSalesforce, tmp_path: Path
+) -> None:
+    config = batch_config(tmp_path, JSONL_GZ, batch_size=100)
+    run = run_tap(tap_config(fake_salesforce, page_size=500, batch_config=config))
+    assert len(batch_paths(run.messages)) > 2 * PENDING_FILES_MAX
+    waits = [line for line in run.stderr.splitlines() if "removed no batch file" in line]
+    assert len(waits) == 1, "one wait, then the run goes on without waiting"
+    assert_exact_files(run, fake_salesforce)
