@@ -80,8 +80,10 @@ def directory_bytes(path: Path) -> int:
 class PeakRss:
     """Polls /proc for the plugins' processes and keeps each one's highest VmHWM."""
 
-    def __init__(self, batch_dir: Path | None = None) -> None:
+    def __init__(self, project: Path, batch_dir: Path | None = None) -> None:
         self.peak_mb = dict.fromkeys(PLUGINS, 0.0)
+        # Only this project's plugin processes: other pipelines may run on a shared machine.
+        self.prefix = str(project).encode()
         self.batch_dir = batch_dir
         self.peak_disk_mb = 0.0
         self._stop = threading.Event()
@@ -109,7 +111,10 @@ class PeakRss:
                 except OSError:
                     continue
                 for plugin in PLUGINS:
-                    if any(part.endswith(plugin.encode()) for part in cmdline[:2]):
+                    if any(
+                        part.startswith(self.prefix) and part.endswith(plugin.encode())
+                        for part in cmdline[:2]
+                    ):
                         line = next(ln for ln in status.splitlines() if ln.startswith("VmHWM:"))
                         self.peak_mb[plugin] = max(
                             self.peak_mb[plugin], int(line.split()[1]) / 1024
@@ -143,7 +148,7 @@ def meltano_run(
             "batch_size": BATCH_ROWS,
         }
         env["TAP_SALESFORCE_BULK_BATCH_CONFIG"] = json.dumps(batch)
-    with PeakRss(batch_dir if lane in ENCODINGS else None) as peaks:
+    with PeakRss(project, batch_dir if lane in ENCODINGS else None) as peaks:
         started = time.perf_counter()
         subprocess.run(
             [str(MELTANO), "run", *extra, *PLUGINS],
