@@ -7,17 +7,19 @@ no child streams, and bookmarks move per finished job (see ``streams.py``), neve
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
-from typing import Any
+from collections.abc import Callable, Generator, Iterator, Mapping
+from typing import Any, cast
 
 import msgspec
 from singer_sdk import Stream, Tap
+from singer_sdk.helpers._batch import BaseBatchFileEncoding, BatchConfig
 from singer_sdk.helpers._util import utc_now
 from singer_sdk.helpers.conform import TypeConformanceLevel
 from singer_sdk.mapper import SameRecordTransform
 from singer_sdk.singerlib import RecordMessage
 from typing_extensions import override
 
+from tap_salesforce_bulk.batch_files import BatchFile, BatchFileWriter
 from tap_salesforce_bulk.progress import JobProgress
 from tap_salesforce_bulk.records import RecordBuilder, RecordValueError
 from tap_salesforce_bulk.runtime import SyncRuntime
@@ -51,6 +53,8 @@ class BulkRecordStream(Stream):
         self.runtime = runtime
         self.fields = fields
         self._record_prefix: bytes | object | None = _UNSET
+        #: The batch lane's file writer while ``get_batches`` runs; None: the record lane.
+        self.batch_files: BatchFileWriter | None = None
         self._record_suffix = b"}\n"
 
     # --- The SDK's bookmark machinery is replaced by ours (see the module docstring). ---
@@ -163,6 +167,63 @@ class BulkRecordStream(Stream):
                 )
                 raise SalesforceError(msg) from None
 
+    def page_batch_files(
+        self, files: BatchFileWriter, page: ResultPage, job_id: str
+    ) -> Iterator[BatchFile]:
+        """The batch lane's files of one page; a value that does not fit its field stops the run."""
+        try:
+            yield from files.page_files(page)
+        except RecordValueError as exc:
+            msg = (
+                f"{self.name}: job {job_id}, page {page.locator or 'first'}: {exc}; the CSV "
+                "does not match the described field types"
+            )
+            raise SalesforceError(msg) from None
+
+    # --- The batch lane (``batch_config``): BATCH messages instead of RECORD lines. ---
+
+    @override
+    def get_batch_config(self, config: Mapping[str, Any]) -> BatchConfig | None:
+        """The SDK's batch config when the batch lane is on (the tap checked it at start)."""
+        return super().get_batch_config(config) if self.runtime.batch else None
+
+    @override
+    def get_batches(
+        self, batch_config: BatchConfig, context: Any = None
+    ) -> Iterator[tuple[BaseBatchFileEncoding, list[str]]]:
+        """One manifest per file, as each file is complete (see ``batch_files.py``).
+
+        ``--test`` samples a few records through REST: those go through the SDK's own writer.
+        """
+        settings = self.runtime.batch
+        if settings is None or self.ABORT_AT_RECORD_COUNT is not None:
+            yield from super().get_batches(batch_config, context)
+            return
+        encoding = BaseBatchFileEncoding.from_dict(settings.encoding)
+        self.batch_files = BatchFileWriter(
+            settings,
+            tap_name=self.tap_name,
+            stream_name=self.name,
+            fields=self.fields,
+            logger=self.logger,
+        )
+        try:
+            for item in self.get_records(context):
+                yield encoding, [cast(BatchFile, item).url]
+        finally:
+            self.batch_files = None
+
+    @override
+    def _sync_batches(self, batch_config: BatchConfig, context: Any = None) -> None:
+        """BATCH messages only: this stream writes its own STATE (after each page, once the
+        page's files are named), where the SDK would add one after every file."""
+        with self.get_batch_counter() as counter:
+            for encoding, manifest in self.get_batches(batch_config, context):
+                counter.increment()
+                self._write_batch_message(encoding=encoding, manifest=manifest)
+        self._finalize_state(self.stream_state)
+        self._write_state_message()
+
     def wait_for_job(self, job_id: str) -> tuple[JobInfo, JobProgress]:
         """Poll until the job is complete (logging its states); its info and progress log."""
         progress = JobProgress(self.logger, self.name, job_id)
@@ -181,8 +242,10 @@ class BulkRecordStream(Stream):
         locator: str | None = None,
         records_before: int = 0,
         on_page_done: Callable[[str | None, int], None] | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[Any]:
         """Yield a finished job's typed records from the page ``locator`` on: the one reading loop.
+
+        In the batch lane (``batch_files`` set) it yields :class:`BatchFile` s instead.
 
         After each page but the last, ``on_page_done(locator, records_before)`` says where a
         later run could resume (locator None: from the first page, as pages came out of chain
@@ -193,14 +256,23 @@ class BulkRecordStream(Stream):
         progress.records = emitted = records_before
         chain_intact = True
         expected_locator: str | None = None
+        files = self.batch_files
         for page_number, page in enumerate(self.pages(info.id, locator)):
             if page_number and page.locator != expected_locator:
                 chain_intact = False  # resultPages order differs from the locator chain
-            for record in self.page_records(page, info.id):
-                yield record
-                emitted += 1
-                if emitted % PROGRESS_CHECK_EVERY_ROWS == 0:
-                    progress.on_records(PROGRESS_CHECK_EVERY_ROWS)
+            if files is not None:
+                # The batch lane: the caller writes each file's BATCH message before asking
+                # for the next item, so the STATE below never covers a file not yet named.
+                for batch_file in self.page_batch_files(files, page, info.id):
+                    yield batch_file
+                    emitted += batch_file.rows
+                    progress.on_records(batch_file.rows)
+            else:
+                for record in self.page_records(page, info.id):
+                    yield record
+                    emitted += 1
+                    if emitted % PROGRESS_CHECK_EVERY_ROWS == 0:
+                        progress.on_records(PROGRESS_CHECK_EVERY_ROWS)
             progress.on_records(emitted - progress.records, page_done=True)
             expected_locator = page.headers.next_locator if page.headers else None
             if expected_locator is not None and on_page_done is not None:

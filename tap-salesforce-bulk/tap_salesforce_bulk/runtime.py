@@ -12,6 +12,7 @@ import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from tap_salesforce_bulk.batch_config import parse_batch_config
 from tap_salesforce_bulk.coverage import ReplicationCoverage
 from tap_salesforce_bulk.jobs import JobPipeline, JobRequest
 from tap_salesforce_bulk.outcomes import ObjectOutcomes
@@ -33,6 +34,8 @@ class SyncRuntime:
     def __init__(self, config: Mapping[str, Any]) -> None:
         self.started_at = dt.datetime.now(dt.UTC)
         self.settings = TapSettings.from_config(config, now=self.started_at)
+        #: The batch lane's settings (``batch_config``); None: RECORD lines.
+        self.batch = parse_batch_config(config)
         # TLS certificates are always checked; REQUESTS_CA_BUNDLE points requests at a
         # corporate CA when a proxy re-signs traffic.
         self.auth = SalesforceAuthenticator(

@@ -18,10 +18,11 @@ two small tables (Ids plus a few columns), which harms nothing and can be joined
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Mapping
 from typing import Any
 
 from singer_sdk import Tap
+from singer_sdk.helpers._batch import BatchConfig
 from singer_sdk.singerlib import ActivateVersionMessage, SchemaMessage
 from typing_extensions import override
 
@@ -92,6 +93,12 @@ class _SideStream(BulkRecordStream):
     def has_work(self) -> bool:
         """Whether this run has anything to send."""
         raise NotImplementedError
+
+    @override
+    def get_batch_config(self, config: Mapping[str, Any]) -> BatchConfig | None:
+        """Side streams always send RECORD lines, also in the batch lane: they are narrow (Ids
+        and a few columns), and their targets apply them as records (a version per record)."""
+        return None
 
     @override
     def get_records(self, context: Any) -> Iterable[dict[str, Any]]:

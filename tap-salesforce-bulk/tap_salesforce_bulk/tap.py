@@ -20,6 +20,8 @@ from singer_sdk.singerlib import Catalog
 from typing_extensions import override
 
 from tap_salesforce_bulk.base import BulkRecordStream
+from tap_salesforce_bulk.batch_config import BATCH_CONFIG_PROPERTY, parse_batch_config
+from tap_salesforce_bulk.batch_config import refusal as batch_refusal
 from tap_salesforce_bulk.catalog import reconcile_catalog
 from tap_salesforce_bulk.discovery import discover_object_specs
 from tap_salesforce_bulk.jobs import JobRequest
@@ -31,7 +33,7 @@ from tap_salesforce_bulk.salesforce.errors import (
     SalesforceRetriableError,
 )
 from tap_salesforce_bulk.schema import ObjectSpec
-from tap_salesforce_bulk.settings import CONFIG_JSONSCHEMA, ReconcilePass
+from tap_salesforce_bulk.settings import CONFIG_JSONSCHEMA, ReconcilePass, SettingError
 from tap_salesforce_bulk.side_streams import IdSetStream, PatchStream
 from tap_salesforce_bulk.streams import SObjectStream
 from tap_salesforce_bulk.unknown_settings import unknown_setting_warnings
@@ -45,15 +47,16 @@ class TapSalesforceBulk(Tap):
     config_jsonschema = CONFIG_JSONSCHEMA
     message_writer_class = StateFlushingWriter
     # What the tap does, each held to a behaviour by tests/integration/test_capabilities.py (which
-    # also says why the others are left out): no BATCH (it bypasses the bookmark and typing rules
-    # here), no ACTIVATE_VERSION (a target would delete rows an incremental run did not re-read),
-    # no schema-flattening (every record is flat: Bulk API 2.0 cannot return compound fields).
+    # also says why the others are left out): no ACTIVATE_VERSION (a target would delete rows an
+    # incremental run did not re-read), no schema-flattening (every record is flat: Bulk API 2.0
+    # cannot return compound fields). BATCH is the batch lane (``batch_config``).
     capabilities: ClassVar[list[CapabilitiesEnum]] = [
         TapCapabilities.CATALOG,
         TapCapabilities.STATE,
         TapCapabilities.DISCOVER,
         TapCapabilities.TEST,
         PluginCapabilities.ABOUT,
+        PluginCapabilities.BATCH,
         PluginCapabilities.STREAM_MAPS,
         PluginCapabilities.STRUCTURED_LOGGING,
     ]
@@ -61,15 +64,27 @@ class TapSalesforceBulk(Tap):
     @classmethod
     @override
     def append_builtin_config(cls, config_jsonschema: dict[str, Any]) -> None:
-        """The SDK settings of the declared capabilities only (stream maps). The SDK's own
-        version adds the flattening settings whatever a tap declares."""
+        """The SDK settings of the declared capabilities only (stream maps, and batch_config as
+        declared in ``batch_config.py``, with its batch_size). The SDK's own version adds the
+        flattening settings whatever a tap declares."""
         for name, schema in STREAM_MAPS_CONFIG["properties"].items():
             config_jsonschema["properties"].setdefault(name, schema)
+        config_jsonschema["properties"].setdefault(
+            BATCH_CONFIG_PROPERTY.name, BATCH_CONFIG_PROPERTY.to_dict()[BATCH_CONFIG_PROPERTY.name]
+        )
 
     @override
     def setup_mapper(self) -> None:
         """The SDK's mapper, given only the settings the tap declares (an unknown key such as
-        ``flattening_enabled`` is ignored, as the warning about it says), before discovery."""
+        ``flattening_enabled`` is ignored, as the warning about it says), before discovery.
+
+        ``batch_config`` is checked here, at start: with stream maps (or flattening) it stops
+        the run with one line, and a parquet lane without pyarrow names the extra to install.
+        """
+        refused = batch_refusal(self.config)
+        if refused:
+            raise SettingError(refused)
+        parse_batch_config(self.config)
         known = self.config_jsonschema["properties"]
         for warning in unknown_setting_warnings(self.config, known, self.name):
             self.logger.warning("%s", warning)

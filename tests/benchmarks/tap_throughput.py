@@ -11,6 +11,10 @@ For each size it starts the emulator, then alternates runs of
   with ``csv.DictReader`` + ``json.dumps`` (no typing, no Singer, no state),
 
 and prints records/s and peak RSS medians, and the tap's share of the baseline's rate.
+
+``--batch parquet`` (or ``jsonl``) runs the tap in the batch lane instead (``batch_config``,
+files of 50,000 rows in a temporary directory, each removed as soon as it is complete, as a
+target that loads at once would): its rate and peak RSS against the same baseline.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import io
 import json
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -88,6 +93,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--page-size", type=int, default=50_000)
     parser.add_argument("--gzip", action="store_true", help="let the emulator compress pages")
+    parser.add_argument("--batch", choices=["parquet", "jsonl"], help="the batch lane's files")
     parser.add_argument(
         "--baseline-run", nargs=2, metavar=("URL", "CREDENTIALS_JSON"), help=argparse.SUPPRESS
     )
@@ -99,7 +105,7 @@ def main() -> None:
     rows = []
     for size in args.records:
         with emulator(size, gzip=args.gzip) as sf:
-            rows.append(measure(sf, size, args.repeat, args.page_size))
+            rows.append(measure(sf, size, args.repeat, args.page_size, args.batch))
     print()
     print_table(
         [
@@ -114,15 +120,61 @@ def main() -> None:
     )
 
 
-def measure(sf: Emulator, size: int, repeat: int, page_size: int) -> list[str]:
+def batch_config(fmt: str | None, directory: Path) -> dict[str, object]:
+    """The tap's ``batch_config`` for ``--batch`` (none without it)."""
+    if fmt is None:
+        return {}
+    compression = "none" if fmt == "parquet" else "gzip"
+    return {
+        "batch_config": {
+            "encoding": {"format": fmt, "compression": compression},
+            "storage": {"root": str(directory)},
+            "batch_size": 50_000,
+        }
+    }
+
+
+class FileRemover:
+    """Removes complete batch files as they appear, as a target that loads at once would."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> FileRemover:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            for path in self.directory.glob("*"):
+                if not path.name.endswith(".part"):
+                    path.unlink(missing_ok=True)
+
+
+def measure(
+    sf: Emulator, size: int, repeat: int, page_size: int, batch: str | None = None
+) -> list[str]:
     """Alternate tap and baseline runs; return one table row of medians."""
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "tap.json"
-        config.write_text(json.dumps(sf.tap_config(page_size=page_size)))
+        files = Path(tmp) / "batches"
+        files.mkdir()
+        config.write_text(
+            json.dumps(sf.tap_config(page_size=page_size, **batch_config(batch, files)))
+        )
         taps, bases, served = [], [], []
         for _ in range(repeat):
             sf.reset()
-            taps.append(run_measured([str(BIN / "tap-salesforce-bulk"), "--config", str(config)]))
+            with FileRemover(files):
+                taps.append(
+                    run_measured([str(BIN / "tap-salesforce-bulk"), "--config", str(config)])
+                )
             served.append(sf.rows_served_since_reset())
             bases.append(
                 run_measured(

@@ -28,7 +28,7 @@ def third_party(name: str, requirement: str, executable: str) -> str:
     if not binary.exists():
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run(
-            [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", requirement],
+            [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", *requirement.split()],
             check=True,
             capture_output=True,
         )
@@ -148,3 +148,65 @@ def test_tap_output_loads_into_meltanolabs_target_postgres(
         )
         loaded = dict(cur.fetchall())
     assert loaded == {row["Id"]: row["Title"] for row in fake_salesforce.truth("Contact")}
+
+
+@pytest.mark.e2e
+def test_tap_parquet_batches_load_into_meltanolabs_target_postgres(
+    fake_salesforce: FakeSalesforce, database_url: str, pg_schema: str, tmp_path: Path
+) -> None:
+    """The batch lane's parquet files, read by the SDK's own batch reader in another target.
+
+    pyarrow is installed beside it: the SDK reads parquet batches only with its [parquet] extra.
+    """
+    target = third_party(
+        "meltanolabs-target-postgres-parquet",
+        "meltanolabs-target-postgres==0.8.1 pyarrow==26.0.1",
+        "target-postgres",
+    )
+    url = urlsplit(database_url)
+    files = tmp_path / "batches"
+    batch_config = {
+        "encoding": {"format": "parquet", "compression": "none"},
+        "storage": {"root": str(files)},
+        "batch_size": 500,
+    }
+    tap_json = write(
+        tmp_path / "tap.json",
+        tap_config(fake_salesforce, page_size=700, batch_config=batch_config),
+    )
+    target_json = write(
+        tmp_path / "target.json",
+        {
+            "host": url.hostname,
+            "port": url.port or 5432,
+            "user": url.username or "postgres",
+            "password": url.password or "",
+            "database": url.path.lstrip("/"),
+            "default_target_schema": pg_schema,
+        },
+    )
+    pipe([TAP, "--config", tap_json], [target, "--config", target_json], tmp_path)
+    assert any(files.iterdir()), "the tap wrote parquet files (this target keeps them)"
+    with psycopg2.connect(database_url) as conn, conn.cursor() as cur:
+        cur.execute(
+            sql.SQL(
+                'SELECT "Id", "Title", "HasOptedOutOfEmail", "Birthdate", "SystemModstamp" '
+                'FROM {}."Contact"'
+            ).format(sql.Identifier(pg_schema))
+        )
+        loaded = {row[0]: row[1:] for row in cur.fetchall()}
+    truth = {
+        row["Id"]: (
+            row["Title"],
+            row["HasOptedOutOfEmail"] == "true",
+            row["Birthdate"],
+            row["SystemModstamp"],
+        )
+        for row in fake_salesforce.truth("Contact")
+    }
+    assert loaded.keys() == truth.keys()
+    for record_id, (title, opted_out, birthdate, stamp) in loaded.items():
+        want = truth[record_id]
+        assert (title, opted_out) == want[:2], record_id
+        assert (birthdate.isoformat() if birthdate else None) == want[2], record_id
+        assert stamp.strftime("%Y-%m-%dT%H:%M:%S.%f")[:23] == want[3][:23], record_id

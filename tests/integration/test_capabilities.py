@@ -59,7 +59,6 @@ root:
 
 LEFT_OUT: dict[str, dict[str, str]] = {
     TAP: {
-        "batch": "BATCH files would bypass the bookmark and typing rules (a later issue adds a lane)",
         "activate-version": (
             "the tap does not honour emit_activate_version_messages: an object stream's "
             "ACTIVATE_VERSION would make a target delete every row an incremental run did not "
@@ -194,6 +193,25 @@ def test_tap_structured_logging_is_json_meltano_can_parse(
     assert run.records("Contact")
     assert run.stderr.strip()
     assert not structured_log_problems(run.stderr)
+
+
+def test_tap_batch_config_sends_files_a_target_loads(
+    salesforce: FakeSalesforce, tmp_path: Path, run: Callable[..., TargetRun], db: Db
+) -> None:
+    files = tmp_path / "files"
+    encoding = {"format": "jsonl", "compression": "gzip"}
+    batch_config = {"encoding": encoding, "storage": {"root": str(files)}, "batch_size": 100}
+    tap = run_tap(tap_config(salesforce, page_size=150, batch_config=batch_config))
+    assert not tap.records("Contact")
+    batches = [m for m in tap.messages if m["type"] == "BATCH"]
+    live = len(list(salesforce.truth("Contact")))
+    pages = [min(150, live - start) for start in range(0, live, 150)]
+    assert len(batches) == sum(-(-rows // 100) for rows in pages), "files of <= 100 rows per page"
+    assert all(m["encoding"] == encoding for m in batches)
+    assert run(tap.stdout).returncode == 0
+    ids = {row["salesforce_id"] for row in db.select("salesforce_id", "contact")}
+    assert ids == {row["Id"] for row in salesforce.truth("Contact")}
+    assert not any(files.iterdir()), "the target removed the files once loaded"
 
 
 # --- the target's behaviours --------------------------------------------------------------------
@@ -347,6 +365,7 @@ HONOURED: dict[str, dict[str, Callable[..., None]]] = {
         "catalog": test_tap_catalog_selects_streams_and_fields,
         "state": test_tap_state_resumes_from_the_bookmark,
         "test": test_tap_test_flag_reads_one_record_per_stream_without_a_bulk_job,
+        "batch": test_tap_batch_config_sends_files_a_target_loads,
         "stream-maps": test_tap_stream_maps_rename_drop_and_add_properties,
         "structured-logging": test_tap_structured_logging_is_json_meltano_can_parse,
     },

@@ -151,7 +151,9 @@ class ResultPage:
         self._first_copy = first_copy
         self.headers: PageHeaders | None = first_copy[0] if first_copy else None
 
-    def _open(self) -> tuple[PageHeaders, IO[bytes], Callable[[], None]]:
+    def open_body(self) -> tuple[PageHeaders, IO[bytes], Callable[[], None]]:
+        """The page's headers, its body (bytes as sent), and what closes it: the spooled copy
+        first, then a new request each time (a re-fetch after a broken body)."""
         if self._first_copy is not None:
             headers, opener = self._first_copy
             self._first_copy = None
@@ -160,6 +162,11 @@ class ResultPage:
         response = self._bulk.open_results(self._job_id, self.locator, self._max_records)
         headers = PageHeaders.from_response(self.locator, response)
         return headers, cast(IO[bytes], ResponseBody(response)), response.close
+
+    @property
+    def job_id(self) -> str:
+        """The job the page belongs to."""
+        return self._job_id
 
     def rows(self) -> Iterator[tuple[list[str], list[str]]]:
         """Yield ``(header, row)`` pairs, re-fetching the page after a break without repeats.
@@ -173,7 +180,7 @@ class ResultPage:
         skip: set[int] | None = None
         sent = 0
         for attempt in range(1, PAGE_READ_MAX_TRIES + 1):
-            headers, body, close = self._open()
+            headers, body, close = self.open_body()
             self.headers = headers
             seen = 0
             try:
@@ -217,15 +224,19 @@ class ResultPage:
                 )
                 raise ResultCountMismatchError(msg)
             skip = set(sent_hashes)
-            logger.warning(
-                "Result page %s of job %s came short (%d of %d rows); fetching it again",
-                page_name(self.locator),
-                self._job_id,
-                seen,
-                expected,
-            )
+            self.log_short(seen, expected)
         msg = f"page {page_name(self.locator)} of job {self._job_id} could not be read"
         raise SalesforceRetriableError(msg)
+
+    def log_short(self, seen: int, expected: int) -> None:
+        """Warn that the page came short and is fetched again."""
+        logger.warning(
+            "Result page %s of job %s came short (%d of %d rows); fetching it again",
+            page_name(self.locator),
+            self._job_id,
+            seen,
+            expected,
+        )
 
 
 def _id_column(header: list[str]) -> int | None:
