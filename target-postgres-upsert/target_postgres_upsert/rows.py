@@ -55,7 +55,8 @@ def _reason(exc: msgspec.ValidationError, names: dict[str, str]) -> str:
     if not marker:
         return str(exc)
     prop = names.get(path[:-1], path[:-1])
-    return f"property {prop!r}: {message[0].lower()}{message[1:]}".replace("`", "")
+    message = message.replace("`", "")  # msgspec's quoting, not the property's own backticks
+    return f"property {prop!r}: {message[0].lower()}{message[1:]}"
 
 
 def _needs_alias(name: str) -> bool:

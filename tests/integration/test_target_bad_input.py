@@ -269,3 +269,24 @@ def test_a_value_that_is_not_a_number_is_rejected_naming_its_column(run: Run, db
     assert 'invalid input syntax for type numeric: "abc" (column amount)' in rejects[0]["reason"]
     assert json.loads(rejects[0]["raw_message"])["amount"] == "abc"
     assert json.loads(rejects[1]["raw_message"])["amount"] == {"x": 1, "y": [2, 3]}
+
+
+def test_a_reject_names_the_property_as_the_record_spells_it(run: Run, db: Db) -> None:
+    # Found by the torture suite's hypothesis streams: the column is folded to lower case ('Ü' ->
+    # 'ü') and msgspec's quoting was stripped with the property's own backticks.
+    props = {
+        "id": {"type": "integer"},
+        "Betrag_Ü": {"type": ["number", "null"]},
+        "n`um": {"type": ["integer", "null"]},
+    }
+    messages = jsonl(
+        schema_message("u", props, ["id"]),
+        record("u", {"id": 1, "Betrag_Ü": 1.5, "n`um": 1}),
+        record("u", {"id": 2, "Betrag_Ü": "abc", "n`um": 2}),  # line 3: PostgreSQL refuses
+        record("u", {"id": 3, "Betrag_Ü": 2.5, "n`um": True}),  # line 4: the schema refuses
+    )
+    result = run(messages)
+    assert result.returncode == 0, result.stderr[-3000:]
+    reasons = {r["line_number"]: r["reason"] for r in db.rejects()}
+    assert "(property 'Betrag_Ü', column betrag_ü)" in reasons[3]
+    assert reasons[4].startswith("property 'n`um': expected int | null, got bool")

@@ -65,7 +65,7 @@ def load_chunk(
             written = max(cur.rowcount, 0)
         except ROW_ERRORS as exc:
             conn.rollback()
-            return Refused(_pg_reason(exc))
+            return Refused(_pg_reason(exc, plan))
     conn.commit()
     return LoadResult(
         rows=chunk.rows,

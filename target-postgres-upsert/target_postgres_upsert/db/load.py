@@ -178,19 +178,30 @@ def _refused_row(batch: Batch, row: int, exc: Exception) -> Reject:
     return Reject(
         stream=batch.plan.stream,
         line_number=batch.line_numbers[row],
-        reason=f"PostgreSQL refused the row: {_pg_reason(exc)}",
+        reason=f"PostgreSQL refused the row: {_pg_reason(exc, batch.plan)}",
         raw=raw,
     )
 
 
-def _pg_reason(exc: Exception) -> str:
-    """PostgreSQL's message, and the column COPY names in its context, if it does."""
+def _pg_reason(exc: Exception, plan: TablePlan) -> str:
+    """PostgreSQL's message, and the property whose column COPY names in its context, if it does.
+
+    The record's name, not the column's: a column name is folded to lower case and shortened, so
+    it may not be what the user sent.
+    """
     diag = getattr(exc, "diag", None)
     message = getattr(diag, "message_primary", None)
     if not message:
         message = (getattr(exc, "pgerror", None) or str(exc)).strip().splitlines()[0]
-    column = _COPY_COLUMN.search(getattr(diag, "context", None) or "")
-    return f"{message} (column {column.group(1)})" if column else message
+    found = _COPY_COLUMN.search(getattr(diag, "context", None) or "")
+    if not found:
+        return message
+    column = found.group(1)
+    names = dict(zip(plan.columns, plan.row_names, strict=False))
+    prop = names.get(column)
+    if prop is None or prop == column:
+        return f"{message} (column {column})"
+    return f"{message} (property {prop!r}, column {column})"
 
 
 def _merge(cur: psycopg2.extensions.cursor, plan: TablePlan) -> int:
