@@ -52,10 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.monotonic() - started
     print(markdown_table(outcomes))
     if leftovers := batch_files_report(outcomes):
-        print(
-            "\nBatch files left in the storage root (after kills; a successful run that left "
-            "its own files is a mismatch above):\n\n" + leftovers
-        )
+        print("\nBatch files left in the storage root at the end:\n\n" + leftovers)
     failures = failure_report(outcomes)
     if failures:
         print("\n### Failures\n\n" + failures)

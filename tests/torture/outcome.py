@@ -103,20 +103,30 @@ def failure_report(outcomes: Iterable[Outcome]) -> str:
 
 
 def batch_files_report(outcomes: Iterable[Outcome]) -> str:
-    """Batch-lane scenarios: files left in the storage root at the end (seeds summed), and in
-    how many seeds; empty if no scenario ran in the batch lane."""
+    """Batch-lane scenarios that ended with files in their storage root (left by killed runs:
+    a successful run that leaves its own files is a problem of its scenario): files and seeds;
+    empty if no scenario ran in the batch lane."""
     left: dict[str, list[int]] = {}
     for outcome in outcomes:
         if outcome.batch_files_left is not None:
             left.setdefault(outcome.scenario, []).append(outcome.batch_files_left)
     if not left:
         return ""
-    lines = [
-        "| batch scenario | seeds | files left at the end | seeds with files left |",
-        "|---|---:|---:|---:|",
-    ]
+    clean = [name for name, counts in left.items() if not any(counts)]
+    lines = []
+    if len(clean) < len(left):
+        lines += [
+            "| batch scenario | seeds | files left at the end | seeds with files left |",
+            "|---|---:|---:|---:|",
+        ]
     for scenario, counts in left.items():
+        if scenario in clean:
+            continue
         name = scenario.replace("|", "\\|")
         with_files = sum(1 for c in counts if c)
         lines.append(f"| {name} | {len(counts)} | {sum(counts)} | {with_files} |")
+    if lines:
+        lines.append(f"\n{len(clean)} other batch scenarios left no file.")
+    else:
+        lines.append(f"{len(clean)} batch scenarios left no file.")
     return "\n".join(lines)

@@ -17,11 +17,24 @@ from tests.torture.scenarios_faults import PAGE_FAULTS, POINTS
 
 PARQUET_CRASH_SEEDS = tuple(range(1, 9))
 JSONL_CRASH_SEEDS = (1, 2, 3)
+# The CI subset: a page broken mid-body and a target killed mid-load, in parquet (a few seconds).
+QUICK_PAGE_FAULT = ("dropped-connection", "middle")
+QUICK_CRASH_VICTIM = "target"
+QUICK_CRASH_SEED = 9  # quick mode: the target is killed after 18 tap lines, mid-run
+
+
+def _quick(lane: Lane, chosen: bool, seed: int) -> tuple[int, ...]:
+    """The quick seed of a scenario in the CI subset (parquet only), else none."""
+    return (seed,) if chosen and lane is PARQUET else ()
 
 
 def _faults(lane: Lane, points: tuple[str, ...]) -> list[Scenario]:
     page = [
-        scenarios_faults.page_fault(k, p, lane, quick_seeds=()) for k in PAGE_FAULTS for p in points
+        scenarios_faults.page_fault(
+            k, p, lane, quick_seeds=_quick(lane, (k, p) == QUICK_PAGE_FAULT, 12)
+        )
+        for k in PAGE_FAULTS
+        for p in points
     ]
     broken = [
         scenarios_tap_input.broken_page(kind, point, persistent=persistent, lane=lane)
@@ -41,7 +54,10 @@ def _faults(lane: Lane, points: tuple[str, ...]) -> list[Scenario]:
 
 def _crashes(lane: Lane, seeds: tuple[int, ...]) -> list[Scenario]:
     return [
-        scenarios_crash.crash(v, lane, seeds, quick_seeds=()) for v in ("tap", "target", "postgres")
+        scenarios_crash.crash(
+            v, lane, seeds, _quick(lane, v == QUICK_CRASH_VICTIM, QUICK_CRASH_SEED)
+        )
+        for v in ("tap", "target", "postgres")
     ]
 
 
