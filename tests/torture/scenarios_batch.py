@@ -4,8 +4,9 @@ Same scenarios, same exact-table and STATE-claim checks as the record lane (``la
 the batch lane's own), named "batch parquet: ..." or "batch jsonl.gz: ...". Parquet gets the
 whole fault family (every page fault at the early, middle and last page, broken and short
 pages, a failed and a stuck job) and 8 seeds per SIGKILL victim (the record lane: 20); jsonl.gz,
-whose files go through the same tap code up to the writer and the target's record path, gets
-the middle page of each fault and 3 seeds per victim.
+whose rows go through the record lane's code in both plugins (the tap's record builder, the
+target's record path), gets the middle page of each fault and 3 seeds per victim. Under
+``meltano run``: the tap and the target killed (parquet), a failed job (jsonl.gz).
 """
 
 from __future__ import annotations
