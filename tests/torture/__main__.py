@@ -10,7 +10,7 @@ import sys
 import time
 
 from tests.torture.context import Context
-from tests.torture.outcome import Outcome, failure_report, markdown_table
+from tests.torture.outcome import Outcome, batch_files_report, failure_report, markdown_table
 from tests.torture.scenario import FULL, QUICK, execute, select
 from tests.torture.scenarios import ALL
 
@@ -51,6 +51,8 @@ def main(argv: list[str] | None = None) -> int:
             ctx.close()
     elapsed = time.monotonic() - started
     print(markdown_table(outcomes))
+    if leftovers := batch_files_report(outcomes):
+        print("\nBatch files left in the storage root at the end:\n\n" + leftovers)
     failures = failure_report(outcomes)
     if failures:
         print("\n### Failures\n\n" + failures)

@@ -4,14 +4,15 @@ The target may print a STATE only once every record the tap sent before that STA
 So when a run dies, every record in the tap's output before the last STATE the target printed
 must be in the table with at least that record's version (its ``SystemModstamp``: a later version
 may have been committed too). A deleted record with ``hard_delete`` must be gone instead, unless a
-newer version is there.
+newer version is there. In the batch lane the records are the rows of the files each BATCH
+message named, read from the links ``batch_tee.py`` kept (the target removes the files).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,18 +40,33 @@ def _instant(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
+def _sent_records(
+    message: dict[str, Any], stream: str, batch_archive: Path | None
+) -> Iterable[dict[str, Any]]:
+    """The records of ``stream`` one message carries: a RECORD's, or a BATCH's files' rows."""
+    if message.get("stream") != stream:
+        return ()
+    if message.get("type") == "RECORD":
+        return (message.get("record") or {},)
+    if message.get("type") == "BATCH":
+        if batch_archive is None:
+            raise ValueError("a BATCH message, but no batch archive to read its files from")
+        from tests.torture.lanes import batch_rows
+
+        return batch_rows(message, batch_archive)
+    return ()
+
+
 def claimed_versions(
-    tap_out: Path, state: Any, stream: str = "Contact"
+    tap_out: Path, state: Any, stream: str = "Contact", batch_archive: Path | None = None
 ) -> tuple[dict[str, tuple[dt.datetime, bool]], bool]:
     """Id -> (newest SystemModstamp, deleted) of the records sent before ``state``; and whether
     the tap sent that STATE at all (a target must never invent one)."""
     versions: dict[str, tuple[dt.datetime, bool]] = {}
     for message in tap_messages(tap_out):
-        kind = message.get("type")
-        if kind == "STATE" and message.get("value") == state:
+        if message.get("type") == "STATE" and message.get("value") == state:
             return versions, True
-        if kind == "RECORD" and message.get("stream") == stream:
-            record = message.get("record") or {}
+        for record in _sent_records(message, stream, batch_archive):
             stamp = _instant(str(record[STAMP]))
             known = versions.get(str(record["Id"]))
             if known is None or stamp >= known[0]:
@@ -66,11 +82,15 @@ def state_claim_problems(
     *,
     hard_delete: bool = False,
     table: str = "contact",
+    batch_archive: Path | None = None,
 ) -> list[str]:
     """Rows the last printed STATE vouched for that the table does not hold (empty: none)."""
     if not target_states or not tap_out.exists():
         return []
-    claimed, sent = claimed_versions(tap_out, target_states[-1])
+    try:
+        claimed, sent = claimed_versions(tap_out, target_states[-1], batch_archive=batch_archive)
+    except FileNotFoundError as exc:
+        return [f"cannot check the STATE's claims: {exc}"]
     if not sent:
         return [f"the target printed a STATE the tap never sent: {target_states[-1]!r:.200}"]
     stored = _stored_versions(conn, schema, table)

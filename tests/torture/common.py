@@ -9,11 +9,13 @@ from __future__ import annotations
 import contextlib
 import random
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from tests.fake_salesforce import FakeSalesforce
 from tests.integration.tap_runner import tap_config
 from tests.torture.context import Context
+from tests.torture.lanes import Lane, batch_config
 from tests.torture.sync import Plan
 
 CONTACTS_FULL = 3_000
@@ -22,6 +24,8 @@ PAGE_SIZE = 200
 ACCOUNTS = 20
 JOB_PROCESSING_SECONDS = 0.05
 FLOWS = ("password", "jwt", "client_credentials", "refresh_token", "soap")
+# Rows per batch file: several files per page, a page and its remainder, one file per page.
+BATCH_SIZES = (70, 120, 200, 1_000)
 # Five one-year windows over the emulator's data (2022-2024 stamps, "now" late 2026).
 WINDOW_DAYS_FIVE_JOBS = 365
 JOBS_WITH_WINDOWS = 5
@@ -102,3 +106,13 @@ def change_records(
     sf.delete_records("Contact", doomed)
     plan.stale_ok.update(str(i) for i in doomed)
     return f"{updates} updated, {inserts} inserted, {len(doomed)} deleted"
+
+
+def in_lane(plan: Plan, lane: Lane | None, directory: Path, rng: random.Random) -> Plan:
+    """``plan`` in ``lane`` (None: the record lane, unchanged): batch files of a size drawn by
+    ``rng`` in a storage root of the scenario's own."""
+    if lane is not None:
+        plan.batch_root = directory / "batches"
+        size = rng.choice(BATCH_SIZES)
+        plan.tap_config["batch_config"] = batch_config(lane, plan.batch_root, size)
+    return plan

@@ -35,7 +35,7 @@ class Context:
         self._own_workdir = workdir is None
         self.workdir = workdir or Path(tempfile.mkdtemp(prefix="torture-"))
         self._cluster: PrivateCluster | None = None
-        self._meltano: MeltanoProject | None = None
+        self._meltano: dict[bool, MeltanoProject] = {}
 
     def directory(self, name: str, seed: int) -> Path:
         """A fresh directory for one scenario run."""
@@ -78,13 +78,15 @@ class Context:
             self._cluster = PrivateCluster().init()
         return self._cluster
 
-    def meltano(self) -> MeltanoProject:
-        """The throwaway Meltano project (``meltano install`` on first use)."""
-        if self._meltano is None:
+    def meltano(self, *, parquet: bool = False) -> MeltanoProject:
+        """The throwaway Meltano project (``meltano install`` on first use); ``parquet``: one
+        whose plugins have their ``[parquet]`` extras (the batch lane's parquet files)."""
+        if parquet not in self._meltano:
             from tests.torture.meltano import MeltanoProject
 
-            self._meltano = MeltanoProject.create(self.workdir / "meltano-project")
-        return self._meltano
+            name = "meltano-project-parquet" if parquet else "meltano-project"
+            self._meltano[parquet] = MeltanoProject.create(self.workdir / name, parquet=parquet)
+        return self._meltano[parquet]
 
     def close(self) -> None:
         """Stop the cluster and remove the work directory (if this context made it)."""

@@ -107,12 +107,14 @@ class MeltanoProject:
     executable: str
 
     @classmethod
-    def create(cls, path: Path) -> MeltanoProject:
-        """Copy ``meltano.yml`` with absolute plugin paths, then ``meltano install``."""
+    def create(cls, path: Path, *, parquet: bool = False) -> MeltanoProject:
+        """Copy ``meltano.yml`` with absolute plugin paths (with their ``[parquet]`` extras if
+        ``parquet``, for the batch lane's parquet files), then ``meltano install``."""
         path.mkdir(parents=True)
         text = (ROOT / "meltano.yml").read_text()
+        extras = "[parquet]" if parquet else ""
         for package in PIPELINE:
-            text = text.replace(f"pip_url: -e ./{package}", f"pip_url: -e {ROOT / package}")
+            text = text.replace(f"pip_url: -e ./{package}", f"pip_url: -e {ROOT / package}{extras}")
         (path / "meltano.yml").write_text(text)
         project = cls(path, meltano_executable())
         done = project.command(["install"], timeout=INSTALL_TIMEOUT_SECONDS)

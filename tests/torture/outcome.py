@@ -24,6 +24,7 @@ class Outcome:
     rows_found: int = 0
     problems: list[str] = field(default_factory=list)
     secrets_found: int | None = None  # None: the scenario does not look for secrets
+    batch_files_left: int | None = None  # in the storage root at the end; None: record lane
     notes: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -98,4 +99,34 @@ def failure_report(outcomes: Iterable[Outcome]) -> str:
         hidden = len(outcome.problems) - PROBLEMS_SHOWN_PER_FAILURE
         if hidden > 0:
             lines.append(f"  - ... and {hidden} more")
+    return "\n".join(lines)
+
+
+def batch_files_report(outcomes: Iterable[Outcome]) -> str:
+    """Batch-lane scenarios that ended with files in their storage root (left by killed runs:
+    a successful run that leaves its own files is a problem of its scenario): files and seeds;
+    empty if no scenario ran in the batch lane."""
+    left: dict[str, list[int]] = {}
+    for outcome in outcomes:
+        if outcome.batch_files_left is not None:
+            left.setdefault(outcome.scenario, []).append(outcome.batch_files_left)
+    if not left:
+        return ""
+    clean = [name for name, counts in left.items() if not any(counts)]
+    lines = []
+    if len(clean) < len(left):
+        lines += [
+            "| batch scenario | seeds | files left at the end | seeds with files left |",
+            "|---|---:|---:|---:|",
+        ]
+    for scenario, counts in left.items():
+        if scenario in clean:
+            continue
+        name = scenario.replace("|", "\\|")
+        with_files = sum(1 for c in counts if c)
+        lines.append(f"| {name} | {len(counts)} | {sum(counts)} | {with_files} |")
+    if lines:
+        lines.append(f"\n{len(clean)} other batch scenarios left no file.")
+    else:
+        lines.append(f"{len(clean)} batch scenarios left no file.")
     return "\n".join(lines)

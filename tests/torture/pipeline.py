@@ -28,6 +28,7 @@ TAP = str(BIN / "tap-salesforce-bulk")
 TARGET = str(BIN / "target-postgres-upsert")
 POLL_SECONDS = 0.01
 RUN_TIMEOUT_SECONDS = 240
+BATCH_TEE = Path(__file__).with_name("batch_tee.py")
 PLUGIN_ENV_PREFIXES = ("TAP_SALESFORCE_BULK_", "TARGET_POSTGRES_UPSERT_", "MELTANO_")
 
 
@@ -124,8 +125,13 @@ def run_pipeline(
     state: Any = None,
     triggers: list[Trigger] | None = None,
     timeout: float = RUN_TIMEOUT_SECONDS,
+    batch_archive: Path | None = None,
 ) -> PipelineRun:
-    """Run ``tap --config [--state] | tee tap.out | target --config`` once, firing triggers."""
+    """Run ``tap --config [--state] | tee tap.out | target --config`` once, firing triggers.
+
+    ``batch_archive``: the batch lane's tee (``batch_tee.py``) keeps a hard link to every file
+    a BATCH message names there, for the STATE claim check after the target removed them.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     tap_args = [TAP, "--config", _write_json(directory / "tap.json", tap_config)]
     if state is not None:
@@ -138,8 +144,12 @@ def run_pipeline(
         open(directory / "target.err", "wb") as target_err,
     ):
         tap = subprocess.Popen(tap_args, stdout=subprocess.PIPE, stderr=tap_err, env=env)
+        tee_args = ["tee", str(directory / "tap.out")]
+        if batch_archive is not None:
+            tee_args = [sys.executable, str(BATCH_TEE), str(directory / "tap.out")]
+            tee_args.append(str(batch_archive))
         tee = subprocess.Popen(
-            ["tee", str(directory / "tap.out")],
+            tee_args,
             stdin=tap.stdout,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.torture import (
+    scenarios_batch,
     scenarios_changes,
     scenarios_crash,
     scenarios_faults,
@@ -21,4 +22,5 @@ ALL: list[Scenario] = [
     *scenarios_crash.SCENARIOS,
     *scenarios_meltano.SCENARIOS,
     *scenarios_secrets.SCENARIOS,
+    *scenarios_batch.SCENARIOS,
 ]

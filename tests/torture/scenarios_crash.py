@@ -13,15 +13,19 @@ import random
 import zlib
 from collections.abc import Callable
 
+from tests.fake_salesforce import FakeSalesforce
 from tests.torture.common import (
     WINDOW_DAYS_FIVE_JOBS,
     change_records,
     contacts,
     emulator,
+    in_lane,
     make_plan,
+    pages_of,
     seeded_flow,
 )
 from tests.torture.context import Context
+from tests.torture.lanes import Lane
 from tests.torture.outcome import Outcome
 from tests.torture.pipeline import Running, Trigger
 from tests.torture.scenario import Scenario
@@ -58,7 +62,30 @@ def _moment(rng: random.Random, lines: int, action: Callable[[Running], str]) ->
     return Trigger(action, after_lines=at)
 
 
-def _crash(victim: str) -> Scenario:
+def _batch_lines(rows: int, page_size: int, batch_size: int) -> int:
+    """About how many lines the tap writes for ``rows`` rows in the batch lane: per page, a
+    BATCH message per file and a STATE."""
+    return pages_of(rows, page_size) * (-(-page_size // batch_size) + 1)
+
+
+def _batch_moment(
+    rng: random.Random, lines: int, rows: int, sf: FakeSalesforce, action: Callable[[Running], str]
+) -> Trigger:
+    """The batch lane writes a few lines per page: a random line as in the record lane, or
+    (half the time) the moment the emulator has served a random number of rows, which falls
+    inside a page being written to files."""
+    if rng.random() < 0.5:
+        return _moment(rng, lines, action)
+    served = int(sf.counters["rows_served"]) + rng.randrange(1, max(2, rows))
+    return Trigger(action, when=lambda: int(sf.counters["rows_served"]) >= served)
+
+
+def crash(
+    victim: str,
+    lane: Lane | None = None,
+    full_seeds: tuple[int, ...] = FULL_SEEDS,
+    quick_seeds: tuple[int, ...] = (3,),
+) -> Scenario:
     def run(ctx: Context, seed: int, outcome: Outcome) -> None:
         rng = random.Random(zlib.crc32(f"{victim}:{seed}".encode()))
         cluster = ctx.cluster() if victim == "postgres" else None
@@ -67,8 +94,12 @@ def _crash(victim: str) -> Scenario:
         with emulator(seed, count) as sf, ctx.schema(url) as schema:
             tap, target = _settings(rng)
             plan = make_plan(sf, schema, url, flow=seeded_flow(seed), tap=tap, target=target)
-            sync = Sync(ctx, ctx.directory(f"crash-{victim}", seed), plan, outcome)
-            lines = count + count // int(str(tap["page_size"]))
+            directory = ctx.directory(f"crash-{victim}", seed)
+            in_lane(plan, lane, directory, random.Random(seed))
+            sync = Sync(ctx, directory, plan, outcome)
+            page_size = int(str(tap["page_size"]))
+            lines = count + count // page_size
+            rows = count
             if rng.random() < 0.4:
                 setup = sync.run(counted=False)
                 if not setup.ok:
@@ -82,7 +113,9 @@ def _crash(victim: str) -> Scenario:
                     )
                 )
                 lines = changes * 2
-            outcome.notes.append(f"settings: tap {tap}, target {target}")
+                rows = changes + changes // 4
+            batch = plan.tap_config.get("batch_config")
+            outcome.notes.append(f"settings: tap {tap}, batch {batch}, target {target}")
 
             def kill(running: Running) -> str:
                 return cluster.crash() if cluster else running.kill(victim)
@@ -93,20 +126,26 @@ def _crash(victim: str) -> Scenario:
                 cluster.start()
                 return "postgres restarted (crash recovery)"
 
+            if lane is None:
+                trigger = _moment(rng, lines, kill)
+            else:
+                size = int(plan.tap_config["batch_config"]["batch_size"])
+                trigger = _batch_moment(rng, _batch_lines(rows, page_size, size), rows, sf, kill)
             converge(
                 sync,
-                triggers=[_moment(rng, lines, kill)],
+                triggers=[trigger],
                 heal=restart,
                 max_failed_reruns=MAX_RERUNS_AFTER_CRASH,
             )
 
+    name = f"SIGKILL {victim} at a random moment, rerun"
     return Scenario(
-        f"SIGKILL {victim} at a random moment, rerun",
+        lane.title(name) if lane else name,
         FAMILY,
         run,
-        full_seeds=FULL_SEEDS,
-        quick_seeds=(3,),
+        full_seeds=full_seeds,
+        quick_seeds=quick_seeds,
     )
 
 
-SCENARIOS: list[Scenario] = [_crash("tap"), _crash("target"), _crash("postgres")]
+SCENARIOS: list[Scenario] = [crash("tap"), crash("target"), crash("postgres")]

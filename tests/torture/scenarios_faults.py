@@ -18,12 +18,14 @@ from tests.torture.common import (
     WINDOW_DAYS_FIVE_JOBS,
     contacts,
     emulator,
+    in_lane,
     make_plan,
     pages_of,
     point_nth,
     seeded_flow,
 )
 from tests.torture.context import Context
+from tests.torture.lanes import Lane
 from tests.torture.outcome import Outcome
 from tests.torture.pipeline import PipelineRun
 from tests.torture.scenario import Scenario
@@ -75,7 +77,9 @@ def one_clear_error(pattern: str, process: str = "tap") -> Callable[[PipelineRun
     return check
 
 
-def _page_fault(kind: str, point: str) -> Scenario:
+def page_fault(
+    kind: str, point: str, lane: Lane | None = None, quick_seeds: tuple[int, ...] | None = None
+) -> Scenario:
     def run(ctx: Context, seed: int, outcome: Outcome) -> None:
         rng = random.Random(seed)
         with emulator(seed, contacts(ctx)) as sf, ctx.schema() as schema:
@@ -87,24 +91,29 @@ def _page_fault(kind: str, point: str) -> Scenario:
                 flow=seeded_flow(seed),
                 tap={"max_parallel_downloads": downloads},
             )
+            directory = ctx.directory(kind, seed)
+            in_lane(plan, lane, directory, rng)
             pages = pages_of(sum(1 for _ in sf.truth("Contact")))
             sf.inject(PAGE_FAULTS[kind](point_nth(point, pages), rng))
             outcome.notes.append(f"{pages} pages, max_parallel_downloads {downloads}")
-            converge(Sync(ctx, ctx.directory(kind, seed), plan, outcome))
+            converge(Sync(ctx, directory, plan, outcome))
             if not sf.counters["faults_fired"]:
                 outcome.fail("the fault never fired")
 
+    name = f"{kind} on {point} page"
+    if quick_seeds is None:
+        quick_seeds = (12,) if point == "middle" and kind in QUICK_PAGE_FAULTS else ()
     return Scenario(
-        f"{kind} on {point} page",
+        lane.title(name) if lane else name,
         FAMILY,
         run,
         # One seed per point, each a different login flow and page mode.
         full_seeds=(11 + POINTS.index(point),),
-        quick_seeds=(12,) if point == "middle" and kind in QUICK_PAGE_FAULTS else (),
+        quick_seeds=quick_seeds,
     )
 
 
-def _job_fault(kind: str, point: str) -> Scenario:
+def job_fault(kind: str, point: str, lane: Lane | None = None) -> Scenario:
     nth = point_nth(point, JOBS_WITH_WINDOWS)
 
     def run(ctx: Context, seed: int, outcome: Outcome) -> None:
@@ -127,17 +136,21 @@ def _job_fault(kind: str, point: str) -> Scenario:
 
                 check = one_clear_error(r"DailyBulkV2QueryJobs|LIMIT_EXCEEDED|query jobs")
             plan = make_plan(sf, schema, ctx.database_url, flow=seeded_flow(seed), tap=tap)
-            sync = Sync(ctx, ctx.directory(kind, seed), plan, outcome)
+            directory = ctx.directory(kind, seed)
+            in_lane(plan, lane, directory, random.Random(seed))
+            sync = Sync(ctx, directory, plan, outcome)
             converge(sync, heal=heal, max_failed_reruns=1, on_failure=check)
             if len(sync.runs) < 2:
                 outcome.fail(f"the first run did not stop at job {nth}")
 
+    name = f"{kind} at {point} job (of {JOBS_WITH_WINDOWS} windows)"
+    quick = point == "middle" and kind in QUICK_JOB_FAULTS and lane is None
     return Scenario(
-        f"{kind} at {point} job (of {JOBS_WITH_WINDOWS} windows)",
+        lane.title(name) if lane else name,
         FAMILY,
         run,
         full_seeds=(21,),
-        quick_seeds=(21,) if point == "middle" and kind in QUICK_JOB_FAULTS else (),
+        quick_seeds=(21,) if quick else (),
     )
 
 
@@ -160,9 +173,9 @@ def _quota_guard(ctx: Context, seed: int, outcome: Outcome) -> None:
 
 
 SCENARIOS: list[Scenario] = [
-    *(_page_fault(kind, point) for kind in PAGE_FAULTS for point in POINTS),
+    *(page_fault(kind, point) for kind in PAGE_FAULTS for point in POINTS),
     *(
-        _job_fault(kind, point)
+        job_fault(kind, point)
         for kind in ("job-fails", "job-never-finishes", "daily-job-limit")
         for point in POINTS
     ),

@@ -17,9 +17,11 @@ from tests.torture.common import (
     WINDOW_DAYS_FIVE_JOBS,
     contacts,
     emulator,
+    in_lane,
     make_plan,
 )
 from tests.torture.context import Context
+from tests.torture.lanes import BatchLedger, Lane, describe_left
 from tests.torture.meltano import MeltanoRun, settings_env
 from tests.torture.outcome import Outcome
 from tests.torture.pipeline import Running, Trigger
@@ -47,19 +49,30 @@ def meltano_converge(
     triggers: Sequence[Trigger] = (),
     heal: Callable[[], str | None] | None = None,
     max_failed_reruns: int = 0,
+    lane: Lane | None = None,
 ) -> list[MeltanoRun]:
-    """``meltano run`` until it succeeds (at most the reruns allowed), then compare."""
-    project = ctx.meltano()
+    """``meltano run`` until it succeeds (at most the reruns allowed), then compare.
+
+    In the batch lane (``lane``), the plan is put in it with its storage root in the scenario's
+    directory; a run that succeeds must leave none of its own files there.
+    """
     directory = ctx.directory(name, seed)
+    in_lane(plan, lane, directory, random.Random(seed))
+    project = ctx.meltano(parquet=lane is not None and lane.encoding.get("format") == "parquet")
     state_suffix = f"torture-{uuid.uuid4().hex[:12]}"
     env = meltano_env(plan)
     runs: list[MeltanoRun] = []
+    ledger = BatchLedger(plan.batch_root) if plan.batch_root else None
     while True:
+        if ledger:
+            ledger.start_run()
         run = project.run(directory / f"run{len(runs) + 1}", state_suffix, env, triggers)
         triggers = ()
         runs.append(run)
         outcome.runs += 1
         outcome.notes += run.notes
+        if ledger:  # no tee under meltano: only the files left are checked
+            outcome.problems += ledger.check_run(run.ok, None)
         if run.ok:
             break
         errors = error_lines(run.stderr.read_text(errors="replace"))
@@ -71,6 +84,9 @@ def meltano_converge(
             break
         max_failed_reruns -= 1
     outcome.reruns += len(runs) - 1
+    if ledger:
+        outcome.batch_files_left = len(ledger.left())
+        outcome.notes.append(describe_left(ledger.left()))
     comparison = Sync(ctx, directory, plan, outcome).compare()
     outcome.rows_expected = comparison.rows_expected
     outcome.rows_found = comparison.rows_found
@@ -78,7 +94,7 @@ def meltano_converge(
     return runs
 
 
-def _fault(kind: str) -> Scenario:
+def fault(kind: str, lane: Lane | None = None) -> Scenario:
     def run(ctx: Context, seed: int, outcome: Outcome) -> None:
         with emulator(seed, contacts(ctx)) as sf, ctx.schema() as schema:
             tap: dict[str, object] = {"max_api_usage_percent": 100}
@@ -93,15 +109,18 @@ def _fault(kind: str) -> Scenario:
                 reruns = 1
             plan = make_plan(sf, schema, ctx.database_url, flow="jwt", tap=tap)
             runs = meltano_converge(
-                ctx, f"meltano-{kind}", seed, plan, outcome, max_failed_reruns=reruns
+                ctx, f"meltano-{kind}", seed, plan, outcome, max_failed_reruns=reruns, lane=lane
             )
             if kind == "job-fails" and len(runs) != 2:
                 outcome.fail(f"{len(runs)} meltano runs; expected a failed one and a rerun")
 
-    return Scenario(f"meltano run: {kind} on the middle page or job", FAMILY, run, (91,))
+    name = f"meltano run: {kind} on the middle page or job"
+    return Scenario(lane.title(name) if lane else name, FAMILY, run, (91,))
 
 
-def _crash(victim: str) -> Scenario:
+def crash(
+    victim: str, lane: Lane | None = None, full_seeds: tuple[int, ...] = (1, 2, 3)
+) -> Scenario:
     def run(ctx: Context, seed: int, outcome: Outcome) -> None:
         rng = random.Random(zlib.crc32(f"meltano:{victim}:{seed}".encode()))
         with emulator(seed, contacts(ctx)) as sf, ctx.schema() as schema:
@@ -123,19 +142,21 @@ def _crash(victim: str) -> Scenario:
                 outcome,
                 triggers=[trigger],
                 max_failed_reruns=2,
+                lane=lane,
             )
 
+    name = f"meltano run: SIGKILL {victim} at a random moment, rerun"
     return Scenario(
-        f"meltano run: SIGKILL {victim} at a random moment, rerun",
+        lane.title(name) if lane else name,
         FAMILY,
         run,
-        full_seeds=(1, 2, 3),
-        quick_seeds=(1,) if victim == "tap" else (),
+        full_seeds=full_seeds,
+        quick_seeds=(1,) if victim == "tap" and lane is None else (),
     )
 
 
 SCENARIOS: list[Scenario] = [
-    *(_fault(kind) for kind in ("http503", "token-expiry", "job-fails")),
-    _crash("tap"),
-    _crash("target"),
+    *(fault(kind) for kind in ("http503", "token-expiry", "job-fails")),
+    crash("tap"),
+    crash("target"),
 ]

@@ -18,6 +18,7 @@ from tests.integration.tap_runner import tap_config
 from tests.torture.common import (
     contacts,
     emulator,
+    in_lane,
     make_plan,
     pages_of,
     point_nth,
@@ -25,6 +26,7 @@ from tests.torture.common import (
 )
 from tests.torture.compare import salesforce_types
 from tests.torture.context import Context
+from tests.torture.lanes import Lane
 from tests.torture.outcome import Outcome
 from tests.torture.pipeline import run_tap_alone
 from tests.torture.scenario import Scenario
@@ -44,7 +46,7 @@ BROKEN_PAGES: dict[str, tuple[Callable[..., faults.Fault], str]] = {
 }
 
 
-def _broken_page(kind: str, point: str, *, persistent: bool) -> Scenario:
+def broken_page(kind: str, point: str, *, persistent: bool, lane: Lane | None = None) -> Scenario:
     make_fault, message = BROKEN_PAGES[kind]
 
     def run(ctx: Context, seed: int, outcome: Outcome) -> None:
@@ -57,10 +59,12 @@ def _broken_page(kind: str, point: str, *, persistent: bool) -> Scenario:
                 flow=seeded_flow(seed),
                 tap={"max_parallel_downloads": rng.choice((1, 3))},
             )
+            directory = ctx.directory(f"{kind}-{point}", seed)
+            in_lane(plan, lane, directory, rng)
             nth = point_nth(point, pages_of(sum(1 for _ in sf.truth("Contact"))))
             times = PERSISTENT_TIMES if persistent else 1
             sf.inject(make_fault(on="results", nth=nth, times=times))
-            sync = Sync(ctx, ctx.directory(f"{kind}-{point}", seed), plan, outcome)
+            sync = Sync(ctx, directory, plan, outcome)
             failures = 0
 
             def heal() -> str | None:
@@ -87,12 +91,14 @@ def _broken_page(kind: str, point: str, *, persistent: bool) -> Scenario:
                 converge(sync)
 
     mode = "persistent, healed after 2 failed runs" if persistent else "once"
+    name = f"{kind} ({mode}) on {point} page"
+    quick = persistent and kind == "short page" and lane is None
     return Scenario(
-        f"{kind} ({mode}) on {point} page",
+        lane.title(name) if lane else name,
         FAMILY,
         run,
         full_seeds=(41 + POINTS.index(point),),
-        quick_seeds=(41,) if persistent and kind == "short page" else (),
+        quick_seeds=(41,) if quick else (),
     )
 
 
@@ -184,8 +190,8 @@ def _bad_settings(ctx: Context, seed: int, outcome: Outcome) -> None:
 
 
 SCENARIOS: list[Scenario] = [
-    *(_broken_page(kind, point, persistent=False) for kind in BROKEN_PAGES for point in POINTS),
-    *(_broken_page(kind, "middle", persistent=True) for kind in BROKEN_PAGES),
+    *(broken_page(kind, point, persistent=False) for kind in BROKEN_PAGES for point in POINTS),
+    *(broken_page(kind, "middle", persistent=True) for kind in BROKEN_PAGES),
     Scenario("unknown and base64 types in describe", FAMILY, _unknown_types, (51,), (51,)),
     Scenario("bad settings, one tap run per value", FAMILY, _bad_settings, (52,), (52,)),
 ]

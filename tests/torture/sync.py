@@ -19,6 +19,7 @@ from tests.fake_salesforce import FakeSalesforce
 from tests.torture.claims import state_claim_problems
 from tests.torture.compare import Comparison, compare_table, salesforce_types
 from tests.torture.context import Context
+from tests.torture.lanes import BatchLedger, describe_left
 from tests.torture.outcome import Outcome
 from tests.torture.pipeline import PipelineRun, Trigger, run_pipeline
 
@@ -36,6 +37,7 @@ class Plan:
     target_config: dict[str, Any]
     stale_ok: set[str] = field(default_factory=set)
     field_types: dict[str, str] | None = None
+    batch_root: Path | None = None  # the batch lane's storage root (None: the record lane)
 
     @property
     def include_deleted(self) -> bool:
@@ -63,19 +65,30 @@ class Sync:
         self.outcome = outcome
         self.state: Any = None
         self.runs: list[PipelineRun] = []
+        self.ledger = BatchLedger(plan.batch_root) if plan.batch_root else None
+
+    @property
+    def batch_archive(self) -> Path | None:
+        """Where the batch tee keeps links to the files BATCH messages named (batch lane)."""
+        return self.directory / "batch-archive" if self.ledger else None
 
     def run(self, triggers: Sequence[Trigger] = (), *, counted: bool = True) -> PipelineRun:
         """One ``tap | target`` run from the current state; the state follows the target.
 
         ``counted=False`` for a scenario's setup (a first full sync before the tortured one).
         """
+        if self.ledger:
+            self.ledger.start_run()
         run = run_pipeline(
             self.directory / f"run{len(self.runs) + 1}",
             self.plan.tap_config,
             self.plan.target_config,
             state=self.state,
             triggers=list(triggers),
+            batch_archive=self.batch_archive,
         )
+        if self.ledger:
+            self.outcome.problems += self.ledger.check_run(run.ok, run.tap_out)
         self.runs.append(run)
         self.outcome.runs += counted
         self.outcome.notes += run.notes
@@ -110,6 +123,7 @@ class Sync:
                 run.tap_out,
                 run.target_states,
                 hard_delete=self.plan.hard_delete,
+                batch_archive=self.batch_archive,
             )
         finally:
             conn.close()
@@ -164,6 +178,10 @@ def converge(
             max_failed_reruns -= 1
         run = sync.run()
     outcome.reruns += len(sync.runs) - first
+    if sync.ledger:
+        left = sync.ledger.left()
+        outcome.batch_files_left = len(left)
+        outcome.notes.append(describe_left(left))
     outcome.rows_expected = comparison.rows_expected
     outcome.rows_found = comparison.rows_found
     outcome.problems += comparison.summary()
