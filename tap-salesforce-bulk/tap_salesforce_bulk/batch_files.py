@@ -23,6 +23,7 @@ from __future__ import annotations
 import gzip
 import logging
 import os
+import re
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -48,6 +49,11 @@ PENDING_POLL_SECONDS = 0.05
 # or keep_batch_files): never seen one remove a file / seen it remove files before.
 KEEPING_TARGET_SECONDS = 10.0
 STALLED_TARGET_SECONDS = 300.0
+# A run that is killed leaves the files it named but its target never loaded (and a ``.part``).
+# No rerun names them again; the next run removes this tap's files older than this, so crashes
+# cannot fill the disk. An age, not a lock: another run sharing the root may still be loading
+# its files, and no run keeps a file unloaded for a day.
+LEFTOVER_AGE_SECONDS = 24 * 3600
 _ENCODER = msgspec.json.Encoder()
 
 
@@ -80,12 +86,51 @@ class _PartFile:
         self.part.unlink(missing_ok=True)
 
 
+def leftover_pattern(prefix: str, tap_name: str) -> re.Pattern[str]:
+    """The names this tap gives its files (see ``BatchFileWriter``), finished or ``.part``."""
+    return re.compile(
+        rf"{re.escape(prefix + tap_name)}--.+-[0-9a-f]{{12}}-\d{{5}}"
+        rf"\.(parquet|jsonl|jsonl\.gz)({re.escape(PART_SUFFIX)})?"
+    )
+
+
+def remove_leftovers(
+    settings: BatchSettings, *, tap_name: str, logger: logging.Logger, now: float
+) -> int:
+    """Remove this tap's files older than ``LEFTOVER_AGE_SECONDS`` from the storage directory
+    (left by killed runs); nothing else there is touched. Returns how many were removed."""
+    pattern = leftover_pattern(settings.prefix, tap_name)
+    removed = size = 0
+    for path in settings.directory.iterdir():
+        if not pattern.fullmatch(path.name):
+            continue
+        try:
+            stat = path.stat()
+            if now - stat.st_mtime < LEFTOVER_AGE_SECONDS:
+                continue
+            path.unlink()
+        except FileNotFoundError:
+            continue  # another run removed it first
+        removed += 1
+        size += stat.st_size
+    if removed:
+        logger.info(
+            "Removed %d batch file(s) (%.1f MB) that killed runs left in %s more than %d h ago",
+            removed,
+            size / 1e6,
+            settings.directory,
+            LEFTOVER_AGE_SECONDS // 3600,
+        )
+    return removed
+
+
 class BatchFileWriter:
     """Writes the pages of one stream to batch files (see the module docstring)."""
 
     # What the run learned about the target, for every stream: it removes files / it keeps them.
     removals_seen: ClassVar[bool] = False
     target_keeps_files: ClassVar[bool] = False
+    leftovers_swept: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -105,6 +150,9 @@ class BatchFileWriter:
         self._warned_unknown = False
         self._pending: list[Path] = []  # named, perhaps not yet removed by the target
         settings.directory.mkdir(parents=True, exist_ok=True)
+        if not BatchFileWriter.leftovers_swept:
+            BatchFileWriter.leftovers_swept = True
+            remove_leftovers(settings, tap_name=tap_name, logger=logger, now=time.time())
 
     def _named(self, part: _PartFile) -> BatchFile:
         """Finish a file and remember it until the target removes it."""

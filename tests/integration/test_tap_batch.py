@@ -7,6 +7,7 @@ PostgreSQL schema and compared with the emulator's rows (``tests/torture/compare
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -21,7 +22,7 @@ import psycopg2
 import pytest
 from psycopg2 import sql
 
-from tap_salesforce_bulk.batch_files import PENDING_FILES_MAX
+from tap_salesforce_bulk.batch_files import LEFTOVER_AGE_SECONDS, PENDING_FILES_MAX
 from tests.fake_salesforce import FakeSalesforce, faults
 from tests.integration.batch_lane import (
     JSONL_GZ,
@@ -374,4 +375,31 @@ def test_a_target_that_keeps_files_is_waited_for_once(
     assert len(batch_paths(run.messages)) > 2 * PENDING_FILES_MAX
     waits = [line for line in run.stderr.splitlines() if "removed no batch file" in line]
     assert len(waits) == 1, "one wait, then the run goes on without waiting"
+    assert_exact_files(run, fake_salesforce)
+
+
+def test_files_killed_runs_left_are_removed_once_a_day_old(
+    fake_salesforce: FakeSalesforce, tmp_path: Path
+) -> None:
+    """Crashes cannot fill the disk: the next run removes this tap's own files older than a day,
+    and nothing else in the directory (a younger file may belong to a run still loading)."""
+    files = tmp_path / "files"
+    files.mkdir()
+    stale = [
+        files / "tap-salesforce-bulk--Contact-0123456789ab-00003.parquet",
+        files / "tap-salesforce-bulk--Contact-0123456789ab-00004.parquet.part",
+    ]
+    young = files / "tap-salesforce-bulk--Contact-ba9876543210-00001.parquet"
+    foreign = [files / "notes.parquet", files / "other-tap--Contact-0123456789ab-00001.parquet"]
+    day_ago = time.time() - LEFTOVER_AGE_SECONDS - 60
+    for path in [*stale, young, *foreign]:
+        path.write_bytes(b"left by an earlier run")
+        if path is not young:
+            os.utime(path, (day_ago, day_ago))
+    config = batch_config(files, PARQUET, batch_size=1000)
+    run = run_tap(tap_config(fake_salesforce, page_size=1000, batch_config=config))
+    assert not any(path.exists() for path in stale)
+    assert young.exists()
+    assert all(path.exists() for path in foreign)
+    assert "Removed 2 batch file(s)" in run.stderr
     assert_exact_files(run, fake_salesforce)
