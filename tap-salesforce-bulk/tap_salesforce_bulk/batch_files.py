@@ -20,10 +20,13 @@ then no longer waited for (in the whole run).
 
 from __future__ import annotations
 
+import errno
 import gzip
 import logging
 import os
 import re
+import select
+import sys
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -68,6 +71,23 @@ class BatchFile:
     def url(self) -> str:
         """The ``file://`` URL a BATCH manifest names."""
         return self.path.as_uri()
+
+
+def reader_gone() -> bool:
+    """True when stdout is a pipe whose reader (the target, or Meltano) has exited.
+
+    The tap may wait for the target to remove files without writing a byte, so it would not see
+    the broken pipe a write reports; poll reports it (POLLERR) whatever the events asked for.
+    """
+    if not hasattr(select, "poll"):
+        return False
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (an embedding program)
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    return any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0))
 
 
 class _PartFile:
@@ -175,6 +195,9 @@ class BatchFileWriter:
         last_removal = time.monotonic()
         while True:
             time.sleep(PENDING_POLL_SECONDS)
+            if reader_gone():
+                msg = "the target stopped reading the tap's output (it exited)"
+                raise BrokenPipeError(errno.EPIPE, msg)
             before = len(self._pending)
             if self._still_pending() < before:
                 last_removal = time.monotonic()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -207,6 +208,14 @@ class TapSalesforceBulk(Tap):
             cls.logger.error(
                 "%s (gave up after retrying; rerun to resume from the last state)", exc
             )
+            sys.exit(1)
+        except BrokenPipeError:
+            cls.logger.error(
+                "The target stopped reading the tap's output (it exited or was killed); see its "
+                "log, then rerun to resume from the last state"
+            )
+            # Nothing more can reach the pipe; keep the interpreter's final flush from failing.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             sys.exit(1)
 
 

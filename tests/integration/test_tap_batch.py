@@ -403,3 +403,51 @@ def test_files_killed_runs_left_are_removed_once_a_day_old(
     assert all(path.exists() for path in foreign)
     assert "Removed 2 batch file(s)" in run.stderr
     assert_exact_files(run, fake_salesforce)
+
+
+# Reads the tap's output and removes the first file a BATCH names (as a target that loaded it).
+# After the fifth BATCH the tap has PENDING_FILES_MAX files on disk and waits for a removal; the
+# reader then dies, as a target killed while the tap waits.
+_DYING_TARGET = """
+import json, os, sys, time
+seen = 0
+for line in sys.stdin:
+    message = json.loads(line)
+    if message["type"] == "BATCH":
+        seen += 1
+        if seen == 1:
+            os.remove(message["manifest"][0].removeprefix("file://"))
+        if seen == PENDING_FILES_MAX + 1:
+            time.sleep(1.0)
+            sys.exit(0)
+"""
+
+
+def test_the_tap_stops_at_once_when_the_target_dies_while_it_waits(
+    fake_salesforce: FakeSalesforce, tmp_path: Path
+) -> None:
+    """Waiting for the target to remove files, the tap writes nothing, so no broken pipe would
+    tell it the target is gone: it looks, instead of waiting minutes for a dead target."""
+    config = tap_config(
+        fake_salesforce,
+        page_size=500,
+        batch_config=batch_config(tmp_path / "files", JSONL_GZ, batch_size=50),
+    )
+    (tmp_path / "tap.json").write_text(json.dumps(config))
+    tap = subprocess.Popen(
+        [TAP, "--config", str(tmp_path / "tap.json")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    script = _DYING_TARGET.replace("PENDING_FILES_MAX", str(PENDING_FILES_MAX))
+    reader = subprocess.Popen([sys.executable, "-c", script], stdin=tap.stdout)
+    assert tap.stdout is not None
+    tap.stdout.close()
+    assert reader.wait(timeout=60) == 0
+    started = time.monotonic()
+    _, stderr = tap.communicate(timeout=120)
+    assert time.monotonic() - started < 20, "the tap waited for a target that was gone"
+    assert tap.returncode == 1
+    assert "The target stopped reading the tap's output" in stderr
+    assert "Traceback" not in stderr

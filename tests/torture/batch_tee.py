@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import sys
+import threading
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -33,10 +35,23 @@ def keep_files(line: bytes, archive: Path) -> None:
             print(f"batch_tee: cannot keep {path}: {exc}", file=sys.stderr, flush=True)
 
 
+def exit_when_the_target_dies() -> None:
+    """End the tee as soon as its reader (the target) is gone, as a shell pipe would show it.
+
+    Waiting for the target to remove files, the tap writes nothing, so the tee would wait on
+    stdin forever and hide the dead target from the tap (which watches its own reader: the tee).
+    """
+    poller = select.poll()
+    poller.register(sys.stdout.fileno(), 0)  # POLLERR comes whatever the mask: no reader left
+    poller.poll()
+    os._exit(1)
+
+
 def main(out_path: str, archive_dir: str) -> int:
     """Copy stdin to ``out_path`` and stdout line by line, linking batch files on the way."""
     archive = Path(archive_dir)
     archive.mkdir(parents=True, exist_ok=True)
+    threading.Thread(target=exit_when_the_target_dies, daemon=True).start()
     with open(out_path, "wb") as out:
         for line in sys.stdin.buffer:
             out.write(line)
