@@ -25,8 +25,9 @@ COLUMNS = 30
 ROW_GROUP_ROWS = 10_000
 SMALL_ROWS = 60_000  # past the first chunks, when the buffers of both threads have grown
 LARGE_ROWS = 300_000
-# Measured: +11 to +32 MB (allocator warm-up in two threads); before the fix +65 MB.
-GROWTH_LIMIT_MB = 40
+# Measured: +11 to +32 MB (allocator warm-up in two threads), +40 once during a full test run on
+# a loaded machine; before the fix +65 MB.
+GROWTH_LIMIT_MB = 50
 
 
 def _file(path: Path, rows: int) -> str:
