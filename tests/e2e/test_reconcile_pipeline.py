@@ -8,9 +8,6 @@ emulator's rows (``tests/torture/compare.py``).
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +20,9 @@ from psycopg2 import sql
 
 from tests.e2e.conftest import MeltanoProject
 from tests.fake_salesforce import FakeSalesforce
-from tests.integration.tap_runner import TAP, tap_config
+from tests.integration.tap_runner import pipe
 from tests.torture.compare import compare_table, salesforce_types
 
-TARGET = str(Path(sys.executable).parent / "target-postgres-upsert")
-PIPE_TIMEOUT_SECONDS = 600
 CONTACTS = 2_000
 PIPELINE = ("tap-salesforce-bulk", "target-postgres-upsert")
 STATE_ID = "ci:tap-salesforce-bulk-to-target-postgres-upsert"
@@ -45,39 +40,18 @@ class Pipeline:
 
     def run(self, tap: dict[str, Any] | None = None, **target: Any) -> tuple[str, str]:
         """One run from the saved state; returns (tap stderr, target stderr). Both must exit 0."""
-        tap_json = self.directory / "tap.json"
-        tap_json.write_text(json.dumps(tap_config(self.sf, page_size=500, **(tap or {}))))
-        target_json = self.directory / "target.json"
-        target_json.write_text(
-            json.dumps(
-                {"database_url": self.database_url, "default_target_schema": self.schema, **target}
-            )
+        target_config = {
+            "database_url": self.database_url,
+            "default_target_schema": self.schema,
+            **target,
+        }
+        tap_settings = {"page_size": 500, **(tap or {})}
+        tap_log, target_log, state = pipe(
+            self.sf, self.directory, target_config, state=self.state, **tap_settings
         )
-        tap_args = [TAP, "--config", str(tap_json)]
-        if self.state is not None:
-            state_json = self.directory / "state.json"
-            state_json.write_text(json.dumps(self.state))
-            tap_args += ["--state", str(state_json)]
-        tap_stderr = self.directory / "tap.stderr"
-        with tap_stderr.open("wb") as err:
-            tap_proc = subprocess.Popen(tap_args, stdout=subprocess.PIPE, stderr=err)
-            target_proc = subprocess.run(
-                [TARGET, "--config", str(target_json)],
-                stdin=tap_proc.stdout,
-                capture_output=True,
-                text=True,
-                timeout=PIPE_TIMEOUT_SECONDS,
-                check=False,
-            )
-            assert tap_proc.stdout is not None
-            tap_proc.stdout.close()
-            tap_code = tap_proc.wait(timeout=60)
-        tap_log = tap_stderr.read_text()
-        assert tap_code == 0, tap_log[-3000:]
-        assert target_proc.returncode == 0, target_proc.stderr[-3000:]
-        states = [line for line in target_proc.stdout.splitlines() if line.strip()]
-        self.state = json.loads(states[-1])
-        return tap_log, target_proc.stderr
+        assert state is not None, "the target wrote no STATE"
+        self.state = state
+        return tap_log, target_log
 
 
 @pytest.fixture

@@ -5,17 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import json
-import subprocess
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from tap_salesforce_bulk.salesforce.timestamps import format_datetime
-from tests.integration.tap_runner import TAP, TapRun, tap_config
+from tests.integration.tap_runner import TapRun
 
-TARGET = str(Path(sys.executable).parent / "target-postgres-upsert")
-PIPE_TIMEOUT_SECONDS = 300
 PARQUET = {"format": "parquet", "compression": "none"}
 JSONL_GZ = {"format": "jsonl", "compression": "gzip"}
 
@@ -65,42 +61,3 @@ def file_records(path: Path) -> list[dict[str, Any]]:
 def batch_records(run: TapRun, stream: str = "Contact") -> list[dict[str, Any]]:
     """Every row of every file the run named for ``stream``."""
     return [row for path in batch_paths(run.messages, stream) for row in file_records(path)]
-
-
-def pipe(
-    sf: Any,
-    directory: Path,
-    target: Mapping[str, Any],
-    *,
-    state: Mapping[str, Any] | None = None,
-    **tap: Any,
-) -> tuple[str, str, dict[str, Any] | None]:
-    """``tap | target`` once; (tap stderr, target stderr, the target's last STATE)."""
-    tap_json = directory / "tap.json"
-    tap_json.write_text(json.dumps(tap_config(sf, **tap)))
-    target_json = directory / "target.json"
-    target_json.write_text(json.dumps(dict(target)))
-    tap_args = [TAP, "--config", str(tap_json)]
-    if state is not None:
-        state_json = directory / "state.json"
-        state_json.write_text(json.dumps(state))
-        tap_args += ["--state", str(state_json)]
-    tap_stderr = directory / "tap.stderr"
-    with tap_stderr.open("wb") as err:
-        tap_proc = subprocess.Popen(tap_args, stdout=subprocess.PIPE, stderr=err)
-        target_proc = subprocess.run(
-            [TARGET, "--config", str(target_json)],
-            stdin=tap_proc.stdout,
-            capture_output=True,
-            text=True,
-            timeout=PIPE_TIMEOUT_SECONDS,
-            check=False,
-        )
-        assert tap_proc.stdout is not None
-        tap_proc.stdout.close()
-        tap_code = tap_proc.wait(timeout=60)
-    tap_log = tap_stderr.read_text()
-    assert tap_code == 0, tap_log[-3000:]
-    assert target_proc.returncode == 0, target_proc.stderr[-3000:]
-    states = [line for line in target_proc.stdout.splitlines() if line.strip()]
-    return tap_log, target_proc.stderr, json.loads(states[-1]) if states else None

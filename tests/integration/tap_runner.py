@@ -7,11 +7,14 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 TAP = str(Path(sys.executable).parent / "tap-salesforce-bulk")
+TARGET = str(Path(sys.executable).parent / "target-postgres-upsert")
+PIPE_TIMEOUT_SECONDS = 600
 RUN_TIMEOUT_SECONDS = 300
 
 
@@ -110,3 +113,42 @@ def run_tap(
     if check and completed.returncode != 0:
         raise AssertionError(f"tap failed ({completed.returncode}):\n{completed.stderr[-4000:]}")
     return run
+
+
+def pipe(
+    sf: Any,
+    directory: Path,
+    target: Mapping[str, Any],
+    *,
+    state: Mapping[str, Any] | None = None,
+    **tap: Any,
+) -> tuple[str, str, dict[str, Any] | None]:
+    """``tap | target`` once; (tap stderr, target stderr, the target's last STATE)."""
+    tap_json = directory / "tap.json"
+    tap_json.write_text(json.dumps(tap_config(sf, **tap)))
+    target_json = directory / "target.json"
+    target_json.write_text(json.dumps(dict(target)))
+    tap_args = [TAP, "--config", str(tap_json)]
+    if state is not None:
+        state_json = directory / "state.json"
+        state_json.write_text(json.dumps(state))
+        tap_args += ["--state", str(state_json)]
+    tap_stderr = directory / "tap.stderr"
+    with tap_stderr.open("wb") as err:
+        tap_proc = subprocess.Popen(tap_args, stdout=subprocess.PIPE, stderr=err)
+        target_proc = subprocess.run(
+            [TARGET, "--config", str(target_json)],
+            stdin=tap_proc.stdout,
+            capture_output=True,
+            text=True,
+            timeout=PIPE_TIMEOUT_SECONDS,
+            check=False,
+        )
+        assert tap_proc.stdout is not None
+        tap_proc.stdout.close()
+        tap_code = tap_proc.wait(timeout=60)
+    tap_log = tap_stderr.read_text()
+    assert tap_code == 0, tap_log[-3000:]
+    assert target_proc.returncode == 0, target_proc.stderr[-3000:]
+    states = [line for line in target_proc.stdout.splitlines() if line.strip()]
+    return tap_log, target_proc.stderr, json.loads(states[-1]) if states else None

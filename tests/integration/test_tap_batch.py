@@ -27,16 +27,14 @@ from tests.fake_salesforce import FakeSalesforce, faults
 from tests.integration.batch_lane import (
     JSONL_GZ,
     PARQUET,
-    TARGET,
     batch_config,
     batch_paths,
     batch_records,
     file_records,
-    pipe,
 )
 from tests.integration.conftest import Db
 from tests.integration.tap_checks import mismatches
-from tests.integration.tap_runner import TAP, TapRun, run_tap, tap_config
+from tests.integration.tap_runner import TAP, TARGET, TapRun, pipe, run_tap, tap_config
 from tests.torture.compare import compare_table, salesforce_types
 
 ENCODINGS = [PARQUET, JSONL_GZ]
