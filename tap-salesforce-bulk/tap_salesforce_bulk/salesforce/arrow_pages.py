@@ -21,7 +21,6 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from tap_salesforce_bulk.salesforce.errors import (
-    ResultCountMismatchError,
     SalesforceRetriableError,
 )
 from tap_salesforce_bulk.salesforce.pages import (
@@ -163,15 +162,7 @@ def arrow_batches(page: ResultPage) -> Iterator[pa.RecordBatch]:
             continue
         finally:
             close()
-        expected = headers.number_of_records
-        if expected is None or seen == expected:
+        if page.complete(seen, headers.number_of_records, attempt):
             return
-        if seen > expected or attempt == PAGE_READ_MAX_TRIES:
-            msg = (
-                f"page {page_name(locator)} of job {job_id} held {seen} rows but "
-                f"Sforce-NumberOfRecords said {expected}"
-            )
-            raise ResultCountMismatchError(msg)
-        page.log_short(seen, expected)
     msg = f"page {page_name(locator)} of job {job_id} could not be read"
     raise SalesforceRetriableError(msg)

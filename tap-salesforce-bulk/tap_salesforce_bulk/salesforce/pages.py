@@ -214,22 +214,26 @@ class ResultPage:
                 continue
             finally:
                 close()
-            expected = headers.number_of_records
-            if expected is None or seen == expected:
+            if self.complete(seen, headers.number_of_records, attempt):
                 return
-            if seen > expected or attempt == PAGE_READ_MAX_TRIES:
-                msg = (
-                    f"page {page_name(self.locator)} of job {self._job_id} held {seen} rows but "
-                    f"Sforce-NumberOfRecords said {expected}"
-                )
-                raise ResultCountMismatchError(msg)
             skip = set(sent_hashes)
-            self.log_short(seen, expected)
         msg = f"page {page_name(self.locator)} of job {self._job_id} could not be read"
         raise SalesforceRetriableError(msg)
 
-    def log_short(self, seen: int, expected: int) -> None:
-        """Warn that the page came short and is fetched again."""
+    def complete(self, seen: int, expected: int | None, attempt: int) -> bool:
+        """After a whole body of ``seen`` rows: True if the page is complete; False (with a
+        warning) if it came short and is fetched again; raises once it cannot be made to add up.
+
+        Every page reader (CSV rows, Arrow blocks) checks ``Sforce-NumberOfRecords`` this way.
+        """
+        if expected is None or seen == expected:
+            return True
+        if seen > expected or attempt == PAGE_READ_MAX_TRIES:
+            msg = (
+                f"page {page_name(self.locator)} of job {self._job_id} held {seen} rows but "
+                f"Sforce-NumberOfRecords said {expected}"
+            )
+            raise ResultCountMismatchError(msg)
         logger.warning(
             "Result page %s of job %s came short (%d of %d rows); fetching it again",
             page_name(self.locator),
@@ -237,6 +241,7 @@ class ResultPage:
             seen,
             expected,
         )
+        return False
 
 
 def _id_column(header: list[str]) -> int | None:
