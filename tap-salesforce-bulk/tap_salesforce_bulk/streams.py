@@ -41,6 +41,21 @@ from tap_salesforce_bulk.schema import ObjectSpec
 from tap_salesforce_bulk.soql import TimeWindow, build_query, fields_that_fit
 
 JOB_STATE_KEY = "bulk_job"
+# Every key a saved job has. A finished job is saved with each of them null: Meltano deep-merges
+# a run's STATE messages into the stored state (``--full-refresh``, ``state_strategy: merge``), so
+# a removed key would keep its old value there, and Meltano 4.4's merge crashes on a job object
+# arriving where the stored state holds a bare null (TypeError: 'NoneType' object does not
+# support item assignment).
+JOB_STATE_FIELDS = (
+    "id",
+    "api_version",
+    "digest",
+    "window_start",
+    "window_end",
+    "bookmark_after",
+    "locator",
+    "records_before",
+)
 SYNCED_FIELDS_KEY = "synced_fields"
 
 
@@ -249,7 +264,7 @@ class SObjectStream(BulkRecordStream):
             else None
         )
         self.runtime.pipeline.keep.add(created.id)
-        job_state = {
+        job_state: dict[str, Any] = {
             "id": created.id,
             "api_version": self.runtime.client.api_version,
             "digest": fields_digest(self.selected_fields(), self.operation.value),
@@ -323,12 +338,10 @@ class SObjectStream(BulkRecordStream):
 
     def _save_state(self, *, job: dict[str, Any] | None, bookmark: str | None = None) -> None:
         """Update this stream's state in one step and emit it: it covers only emitted records."""
-        changes: dict[str, Any] = {JOB_STATE_KEY: job}
+        changes: dict[str, Any] = {JOB_STATE_KEY: saved_job(job)}
         if bookmark is not None and self.replication_key:
             changes["replication_key"] = self.replication_key
             changes["replication_key_value"] = bookmark
-        # A finished job is written as null, not removed: Meltano deep-merges the STATE messages
-        # of a run into the stored state, so a removed key would keep its old value there.
         self.stream_state.update(changes)
         self._tap.state_writer.write_state(self.tap_state)
 
@@ -358,6 +371,15 @@ class SObjectStream(BulkRecordStream):
         builder = RecordBuilder(fields, self.spec.fields)
         for raw in self._rest_query(soql)[:limit]:
             yield builder.build([_rest_value(raw.get(name)) for name in fields])
+
+
+def saved_job(job: dict[str, Any] | None) -> dict[str, Any]:
+    """The ``bulk_job`` state value: the job's fields, or all of them null once it is read
+    (see ``JOB_STATE_FIELDS``)."""
+    if job is not None and set(job) != set(JOB_STATE_FIELDS):
+        msg = f"bulk_job state keys {sorted(job)} differ from JOB_STATE_FIELDS"
+        raise ValueError(msg)
+    return dict(job) if job is not None else dict.fromkeys(JOB_STATE_FIELDS)
 
 
 def _rest_value(value: Any) -> str:

@@ -71,7 +71,7 @@ def test_killed_run_resumes_the_saved_job_from_its_locator(
     assert len(after) == len(truth) - saved["records_before"]
     final = resumed.last_state
     assert final is not None
-    assert final["bookmarks"]["Contact"]["bulk_job"] is None
+    assert final["bookmarks"]["Contact"]["bulk_job"]["id"] is None
     assert final["bookmarks"]["Contact"]["replication_key_value"]
 
 
@@ -96,7 +96,7 @@ def test_a_saved_job_keeps_the_bookmark_cap_of_the_run_that_created_it(
         s["bookmarks"]["Contact"]["replication_key_value"]
         for s in resumed.states
         if "bulk_job" in s["bookmarks"].get("Contact", {})
-        and s["bookmarks"]["Contact"]["bulk_job"] is None
+        and s["bookmarks"]["Contact"]["bulk_job"]["id"] is None
     ]
     assert finished[0] <= cap, "the resumed job keeps the cap it was created under"
     assert {r["Id"]: r["Title"] for r in resumed.records("Contact")}[late] == "Late"
