@@ -12,6 +12,10 @@ twice: the rows of a file not yet complete are kept in it, not thrown away.
 * jsonl: the record lane's typed records (``records.py``), one JSON object per line, gzip level 1
   when compressed (the SDK's writer uses level 9, several times slower for little gain).
 
+A stream's first files are smaller: ``FIRST_FILE_ROWS``, then twice as many each file up to
+``batch_size``, so the target starts loading while the tap writes on (with files of 50,000 rows
+the target would wait for the first 50,000).
+
 The disk stays bounded: before starting a file, the writer waits while ``PENDING_FILES_MAX`` of
 the files it named still exist (target-postgres-upsert removes each once its rows are
 committed). A target that keeps files is recognised by removing none while the tap waits, and is
@@ -44,6 +48,7 @@ from tap_salesforce_bulk.schema import FieldSpec
 JSONL_GZIP_LEVEL = 1
 JSONL_LINES_PER_WRITE = 1000
 PART_SUFFIX = ".part"
+FIRST_FILE_ROWS = 5_000
 # Files named in BATCH messages and still on disk before the tap waits for the target to load
 # (and remove) one: the disk holds at most this many files plus the one being written.
 PENDING_FILES_MAX = 4
@@ -93,10 +98,15 @@ def reader_gone() -> bool:
 class _PartFile:
     """A file being written under its ``.part`` name; renamed when finished, removed if not."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, limit: int) -> None:
         self.path = path
         self.part = path.with_name(path.name + PART_SUFFIX)
         self.rows = 0
+        self.limit = limit  # rows at most
+
+    @property
+    def full(self) -> bool:
+        return self.rows >= self.limit
 
     def finish(self) -> BatchFile:
         os.replace(self.part, self.path)
@@ -215,14 +225,16 @@ class BatchFileWriter:
                 )
                 return
 
-    def _new_path(self) -> Path:
+    def _new_file(self) -> _PartFile:
+        """The next file, once there is room for it; its row limit ramps up (module docstring)."""
         self._wait_for_room()
         self._count += 1
         if self.settings.format is BatchFormat.PARQUET:
             suffix = ".parquet"
         else:
             suffix = ".jsonl.gz" if self.settings.gzip else ".jsonl"
-        return self.settings.directory / f"{self._stem}-{self._count:05d}{suffix}"
+        path = self.settings.directory / f"{self._stem}-{self._count:05d}{suffix}"
+        return _PartFile(path, file_rows_limit(self._count, self.settings.batch_size))
 
     def _warn_unknown(self, columns: list[str]) -> None:
         if columns and not self._warned_unknown:
@@ -249,7 +261,6 @@ class BatchFileWriter:
         from tap_salesforce_bulk.salesforce.arrow_pages import arrow_batches
 
         compression = "gzip" if self.settings.gzip else "snappy"
-        limit = self.settings.batch_size
         typer: ArrowTyper | None = None
         header: list[str] | None = None
         current: _PartFile | None = None
@@ -269,15 +280,15 @@ class BatchFileWriter:
                 offset = 0
                 while offset < typed.num_rows:
                     if writer is None or current is None:
-                        current = _PartFile(self._new_path())
+                        current = self._new_file()
                         writer = pq.ParquetWriter(
                             current.part, typed.schema, compression=compression
                         )
-                    take = min(limit - current.rows, typed.num_rows - offset)
+                    take = min(current.limit - current.rows, typed.num_rows - offset)
                     writer.write_batch(typed.slice(offset, take))
                     current.rows += take
                     offset += take
-                    if current.rows >= limit:
+                    if current.full:
                         writer.close()
                         writer = None
                         yield self._named(current)
@@ -301,7 +312,6 @@ class BatchFileWriter:
         return current.part.open("wb")
 
     def _jsonl_files(self, page: ResultPage) -> Iterator[BatchFile]:
-        limit = self.settings.batch_size
         builder: RecordBuilder | None = None
         last_header: list[str] | None = None
         current: _PartFile | None = None
@@ -313,14 +323,14 @@ class BatchFileWriter:
                     builder, last_header = RecordBuilder(header, self.fields), header
                     self._warn_unknown(builder.unknown_columns)
                 if out is None or current is None:
-                    current = _PartFile(self._new_path())
+                    current = self._new_file()
                     out = self._open_jsonl(current)
                 lines.append(_ENCODER.encode(builder.build(row)) + b"\n")
                 current.rows += 1
-                if len(lines) >= JSONL_LINES_PER_WRITE or current.rows >= limit:
+                if len(lines) >= JSONL_LINES_PER_WRITE or current.full:
                     out.writelines(lines)
                     lines.clear()
-                if current.rows >= limit:
+                if current.full:
                     out.close()
                     out = None
                     yield self._named(current)
@@ -336,3 +346,9 @@ class BatchFileWriter:
                 out.close()
             if current is not None:
                 current.discard()
+
+
+def file_rows_limit(number: int, batch_size: int) -> int:
+    """Rows at most in a stream's ``number``-th file (from 1): ``FIRST_FILE_ROWS``, doubling up
+    to ``batch_size``."""
+    return min(batch_size, FIRST_FILE_ROWS << min(number - 1, 32))

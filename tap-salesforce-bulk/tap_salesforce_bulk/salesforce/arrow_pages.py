@@ -13,8 +13,10 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import os
+import tempfile
 from collections.abc import Iterator
-from typing import IO, cast
+from typing import IO, Any, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -123,20 +125,66 @@ def _id_column(header: list[str]) -> str | None:
     return next((name for name in header if name.lower() == "id"), None)
 
 
+class SentIds:
+    """The Ids of the rows a page has handed out, spooled to a temporary file.
+
+    Salesforce chooses the page size when ``page_size`` is unset, and a page can hold millions of
+    rows: kept in memory their Ids would grow the tap by about 22 bytes a row (44 MB for two
+    million). The file (Arrow IPC, in the system's temporary directory, gone when closed) is read
+    back only when the page is fetched again.
+    """
+
+    def __init__(self) -> None:
+        self._file: IO[bytes] | None = None
+        self._writer: Any = None
+
+    def add(self, ids: pa.Array) -> None:
+        """Remember ``ids`` as handed out."""
+        if self._writer is None:
+            self._file = tempfile.TemporaryFile(prefix="tap-salesforce-bulk-ids-")  # noqa: SIM115
+            self._writer = pa.ipc.new_stream(self._file, pa.schema([("Id", ids.type)]))
+        self._writer.write_batch(pa.record_batch([ids], names=["Id"]))
+
+    def read(self) -> pa.Array | None:
+        """Every Id handed out so far (None: none yet)."""
+        if self._file is None:
+            return None
+        self._file.flush()
+        size = os.fstat(self._file.fileno()).st_size
+        data = os.pread(self._file.fileno(), size, 0)
+        table = pa.ipc.open_stream(pa.py_buffer(data)).read_all()
+        return table.column(0).combine_chunks()
+
+    def close(self) -> None:
+        """Remove the file."""
+        if self._writer is not None:
+            self._writer.close()
+        if self._file is not None:
+            self._file.close()
+        self._writer = self._file = None
+
+
 def arrow_batches(page: ResultPage) -> Iterator[pa.RecordBatch]:
     """The page's rows as record batches of text columns (header names, null for empty cells).
 
     A batch once yielded is never yielded again: after a break the page is fetched again and the
     rows already yielded are left out (by Id; by position if the page has no Id column).
     """
-    sent_ids: list[pa.Array] = []
+    sent_ids = SentIds()
+    try:
+        yield from _arrow_batches(page, sent_ids)
+    finally:
+        sent_ids.close()
+
+
+def _arrow_batches(page: ResultPage, sent_ids: SentIds) -> Iterator[pa.RecordBatch]:
     sent = 0
     locator, job_id = page.locator, page.job_id
     for attempt in range(1, PAGE_READ_MAX_TRIES + 1):
         headers, body, close = page.open_body()
         page.headers = headers
         seen = 0
-        skip = pa.concat_arrays(sent_ids) if sent_ids else None
+        skip = sent_ids.read() if attempt > 1 else None
         try:
             header, blocks = csv_blocks(body, gzipped=headers.gzipped)
             if header is None and headers.number_of_records not in (None, 0):
@@ -147,7 +195,7 @@ def arrow_batches(page: ResultPage) -> Iterator[pa.RecordBatch]:
                 if id_at is not None:
                     if skip is not None:
                         batch = batch.filter(pc.invert(pc.is_in(batch[id_at], value_set=skip)))
-                    sent_ids.append(batch[id_at])
+                    sent_ids.add(batch[id_at])
                 elif seen <= sent:
                     continue  # no Id column: fall back to the position
                 elif start < sent:

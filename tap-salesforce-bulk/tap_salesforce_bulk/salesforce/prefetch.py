@@ -1,7 +1,10 @@
 """Result pages downloaded ahead to disk in parallel, handed out in order.
 
 While the tap parses one page, up to ``parallel_downloads`` later pages download to temporary
-files (bytes as sent: gzip stays gzip). Page URLs come from ``resultPages`` (parallel result URLs,
+files (bytes as sent: gzip stays gzip). The page being parsed is read from its file while it is
+still downloading, so its first rows do not wait for its last byte (a page Salesforce sizes
+itself can hold hundreds of megabytes). A download that breaks off surfaces where the reader
+reaches the break, and the page reader fetches the page again as it would from the socket. Page URLs come from ``resultPages`` (parallel result URLs,
 API 58.0+) when asked and reading from the start, else from the ``Sforce-Locator`` chain, where
 each page's header names the next one.
 https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/query_get_parallel_job_results.htm
@@ -9,27 +12,26 @@ https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/que
 
 from __future__ import annotations
 
+import io
 import itertools
 import logging
+import os
 import queue
-import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from typing import IO, Any, cast
 
 import requests
+from typing_extensions import override
 
 from tap_salesforce_bulk.salesforce.bulk import BulkApi, locator_of
 from tap_salesforce_bulk.salesforce.errors import SalesforceApiError
 from tap_salesforce_bulk.salesforce.pages import (
-    BROKEN_BODY_ERRORS,
-    PAGE_READ_MAX_TRIES,
     PageHeaders,
     ResponseBody,
     ResultPage,
-    give_up_or_warn,
 )
 
 logger = logging.getLogger(__name__)
@@ -39,24 +41,89 @@ SLOT_WAIT_SECONDS = 0.5
 
 
 class SpooledPage:
-    """A page body downloaded to a temporary file."""
+    """A page body downloading to a temporary file, readable while it grows."""
 
-    def __init__(self, response: requests.Response, locator: str | None, directory: str) -> None:
-        self.headers = PageHeaders.from_response(locator, response)
-        self.file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - closed by the reader
+    def __init__(self, headers: PageHeaders, directory: str) -> None:
+        self.headers = headers
+        self.file = tempfile.TemporaryFile(dir=directory)  # noqa: SIM115 - closed by close()
+        self._written = 0
+        self._done = False
+        self._failure: BaseException | None = None
+        self._cancelled = False
+        self._grown = threading.Condition()
+
+    def download(self, response: requests.Response) -> None:
+        """Copy the body to the file (a pool thread); a failure is raised to the reader."""
+        body = ResponseBody(response)
         try:
-            shutil.copyfileobj(ResponseBody(response), self.file, SPOOL_CHUNK_BYTES)
+            while not self._cancelled:
+                chunk = body.read(SPOOL_CHUNK_BYTES)
+                if not chunk:
+                    break
+                self.file.write(chunk)
+                self.file.flush()
+                with self._grown:
+                    self._written += len(chunk)
+                    self._grown.notify_all()
+        except BaseException as exc:  # handed to the reader, which raises it
+            self._failure = exc
         finally:
             response.close()
-        self.file.seek(0)
+            with self._grown:
+                self._done = True
+                abandoned = self._cancelled
+                self._grown.notify_all()
+            if abandoned:
+                self.file.close()
+
+    def read_at(self, offset: int, size: int) -> bytes:
+        """Up to ``size`` bytes from ``offset``, waiting for the download to get there; b"" at
+        the end of a complete body."""
+        with self._grown:
+            while offset >= self._written and not self._done:
+                self._grown.wait()
+            if offset >= self._written and self._failure is not None:
+                raise self._failure
+            available = self._written - offset
+        return os.pread(self.file.fileno(), min(size, available), offset) if available > 0 else b""
 
     def opener(self) -> IO[bytes]:
-        """The spooled body, from its start."""
-        return cast(IO[bytes], self.file)
+        """The body from its start, as it downloads."""
+        return cast(IO[bytes], io.BufferedReader(_GrowingBody(self), SPOOL_CHUNK_BYTES))
+
+    def close(self) -> None:
+        """Stop the download (if still running); the file goes once nothing writes to it."""
+        with self._grown:
+            self._cancelled = True
+            finished = self._done
+        if finished:
+            self.file.close()  # else the download closes it at its next chunk
 
 
-# What the planner thread hands the reader: a download, a failure to raise, or None (the end).
-Planned = Future[SpooledPage] | BaseException | None
+class _GrowingBody(io.RawIOBase):
+    """A raw stream over a ``SpooledPage`` from its start."""
+
+    def __init__(self, page: SpooledPage) -> None:
+        super().__init__()
+        self._page = page
+        self._offset = 0
+
+    @override
+    def readable(self) -> bool:
+        """Always: this is an input stream."""
+        return True
+
+    @override
+    def readinto(self, buffer: Any) -> int:
+        """Fill ``buffer`` with what has downloaded (waiting for at least one byte; 0 at the end)."""
+        data = self._page.read_at(self._offset, len(buffer))
+        buffer[: len(data)] = data
+        self._offset += len(data)
+        return len(data)
+
+
+# What the planner thread hands the reader: a page, a failure to raise, or None (the end).
+Planned = SpooledPage | BaseException | None
 
 
 class PrefetchedPages:
@@ -94,7 +161,7 @@ class PrefetchedPages:
                     return
                 if isinstance(item, BaseException):
                     raise item
-                spooled = item.result()
+                spooled = item
                 page = ResultPage(
                     self._bulk,
                     self._job_id,
@@ -105,12 +172,19 @@ class PrefetchedPages:
                 try:
                     yield page
                 finally:
-                    spooled.file.close()
+                    spooled.close()
                     self._slots.release()
         finally:
             self._stop.set()
             self._slots.release()
-            self._pool.shutdown(wait=False, cancel_futures=True)
+            while True:  # pages downloaded ahead that will not be read
+                try:
+                    item = self._ready.get_nowait()
+                except queue.Empty:
+                    break
+                if isinstance(item, SpooledPage):
+                    item.close()
+            self._pool.shutdown(wait=False)
 
     # --- the planner thread ---
 
@@ -160,26 +234,14 @@ class PrefetchedPages:
         Only the headers are awaited here, so the next page can be asked for at once.
         """
         response = self._bulk.open_result_url(path, params)
-        headers = PageHeaders.from_response(locator, response)
-        self._ready.put(self._pool.submit(self._spool, response, path, params, locator))
-        return headers.next_locator
-
-    def _spool(
-        self,
-        response: requests.Response,
-        path: str,
-        params: dict[str, Any] | None,
-        locator: str | None,
-    ) -> SpooledPage:
-        for attempt in range(1, PAGE_READ_MAX_TRIES + 1):
-            try:
-                return SpooledPage(response, locator, self._directory)
-            except BROKEN_BODY_ERRORS as exc:
-                give_up_or_warn(
-                    attempt, exc, job_id=self._job_id, locator=locator, what="download broke off"
-                )
-                response = self._bulk.open_result_url(path, params)
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            spooled = SpooledPage(PageHeaders.from_response(locator, response), self._directory)
+            self._pool.submit(spooled.download, response)
+        except BaseException:
+            response.close()
+            raise
+        self._ready.put(spooled)
+        return spooled.headers.next_locator
 
     def _take_slot(self) -> bool:
         """Wait for a free download slot; False once the reader has stopped."""
