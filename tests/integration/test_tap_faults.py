@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import time
+from pathlib import Path
+
 import pytest
 
 from tests.fake_salesforce import FakeSalesforce, faults
 from tests.integration.tap_checks import mismatches
-from tests.integration.tap_runner import TapRun, run_tap, tap_config
+from tests.integration.tap_runner import TAP, TapRun, run_tap, tap_config
 
 STREAMED = {"max_parallel_downloads": 1}
 PREFETCHED = {"max_parallel_downloads": 3}
+STALL_SECONDS = 4.0
 
 
 def assert_exact(run: TapRun, sf: FakeSalesforce) -> None:
@@ -157,3 +163,33 @@ def test_page_fetched_again_in_another_order_sends_each_row_once(
     broke = next(line for line in run.stderr.splitlines() if "broke off after" in line)
     assert "after 0 rows" not in broke, "the break came after some rows were sent"
     assert_exact(run, sf)
+
+
+@pytest.mark.parametrize("mode", [STREAMED, PREFETCHED], ids=["streamed", "prefetched"])
+def test_a_page_is_read_while_it_downloads(
+    fake_salesforce: FakeSalesforce, mode: dict[str, int], tmp_path: Path
+) -> None:
+    # One page of every Contact (no page_size); the emulator stalls 4 s after its first 1,000
+    # rows. Records must flow before the stall ends: a page downloaded ahead is read as it grows,
+    # not after its last byte (a page Salesforce sizes itself can hold hundreds of megabytes).
+    sf = fake_salesforce
+    sf.inject(faults.Slow(on="results", seconds=STALL_SECONDS, during_body=True))
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps(tap_config(sf, **mode)))
+    started = time.monotonic()
+    tap = subprocess.Popen(
+        [TAP, "--config", str(config)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    )
+    assert tap.stdout is not None
+    first_record = None
+    records = 0
+    for line in tap.stdout:
+        if line.startswith(b'{"type":"RECORD"') and b'"stream":"Contact"' in line:
+            records += 1
+            first_record = first_record or time.monotonic() - started
+    finished = time.monotonic() - started
+    assert tap.wait(timeout=60) == 0
+    assert sf.counters["faults_fired"] == {"Slow": 1}
+    assert records == len(list(sf.truth("Contact")))
+    assert first_record is not None
+    assert finished - first_record > STALL_SECONDS - 1, "the first records waited for the stall"
