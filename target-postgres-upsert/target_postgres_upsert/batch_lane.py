@@ -372,7 +372,7 @@ def _load_chunk(
                 result.nul_removed,
             )
         sink.logger.info(
-            "Committed %d rows into %s.%s from %s: %d inserted or changed, %d deleted (%.2f s)",
+            "Committed %d rows into %s.%s from %s: %d inserted or changed, %d deleted (%.2f s%s)",
             result.rows,
             plan.schema,
             plan.table,
@@ -380,6 +380,7 @@ def _load_chunk(
             result.written,
             result.deleted,
             result.seconds,
+            ", COPY straight into the empty table" if result.direct else "",
         )
     return result
 

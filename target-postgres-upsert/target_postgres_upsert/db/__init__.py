@@ -79,6 +79,7 @@ class Database:
     def __init__(self, conn: psycopg2.extensions.connection) -> None:
         """Wrap an open connection (autocommit off: every method ends its own transaction)."""
         self.conn = conn
+        self._direct_tables = file_copy.DirectTables()
 
     def close(self) -> None:
         """Close the connection (an open transaction is rolled back by the server)."""
@@ -110,7 +111,7 @@ class Database:
 
     def load_chunk(self, plan: TablePlan, chunk: CopyChunk) -> LoadResult | Refused:
         """See ``file_copy.load_chunk``."""
-        return file_copy.load_chunk(self.conn, plan, chunk)
+        return file_copy.load_chunk(self.conn, plan, chunk, self._direct_tables)
 
     def activate_version(self, schema: str, table: str, version: int, *, hard: bool) -> int:
         """See ``ddl.activate_version``."""

@@ -12,12 +12,25 @@ from the target's columns, the same ``INSERT ... ON CONFLICT ... WHERE (row) IS 
 (new row)``, the same hard deletes. A chunk PostgreSQL refuses (a row error: a value its input
 functions reject, two rows with one key) is rolled back whole and reported, and the caller loads
 its rows through the record lane instead, where each bad row becomes a reject.
+
+**Into an empty table, straight.** While a table was empty when this target first loaded it,
+each chunk is COPYed into the table itself, without the stage and the merge: PostgreSQL then
+writes each row once instead of twice (measured on 600,000 Contacts in chunks of 10,000: 10.2 to
+10.4 s against 11.9 to 13.4 s). The rows are the ones the merge would have written: the record
+lane's metadata columns the merge sets in SQL (``now()``, the sync's start) are rendered by
+PostgreSQL in the same transaction (``COPY (SELECT ...) TO STDOUT``) and appended to every row
+(COPY text escapes line breaks inside values, so each raw newline ends a row). Only plain upserts
+go this way: not hard deletes (a deleted row must not be inserted), not patches, not a table
+without a key. A key already in the table (another session's rows, or a key met twice in the
+run) makes COPY fail with a unique violation: the chunk is rolled back and merged through the
+stage, and that table's later chunks take the stage too.
 """
 
 from __future__ import annotations
 
+import io
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import psycopg2.extensions
 from psycopg2 import sql
@@ -30,7 +43,15 @@ from target_postgres_upsert.db.load import (
     _merge,
     _pg_reason,
 )
-from target_postgres_upsert.db.plans import STAGE_TABLE, LoadResult, TablePlan, idents
+from target_postgres_upsert.db.plans import (
+    DELETED_AT,
+    STAGE_TABLE,
+    LoadResult,
+    TablePlan,
+    idents,
+)
+
+UNIQUE_VIOLATION = "23505"
 
 
 @dataclass(frozen=True)
@@ -49,11 +70,65 @@ class Refused:
     reason: str
 
 
+@dataclass
+class DirectTables:
+    """Per table (schema, name): may its chunks still be COPYed straight in (module docstring)."""
+
+    allowed: dict[tuple[str, str], bool] = field(default_factory=dict)
+
+    def check(self, cur: psycopg2.extensions.cursor, plan: TablePlan) -> bool:
+        """Whether this chunk may go straight in; the first asks whether the table is empty."""
+        if not direct_possible(plan):
+            return False
+        table = (plan.schema, plan.table)
+        if table not in self.allowed:
+            cur.execute(
+                sql.SQL("SELECT NOT EXISTS (SELECT FROM {})").format(sql.Identifier(*table))
+            )
+            row = cur.fetchone()
+            self.allowed[table] = bool(row and row[0])
+        return self.allowed[table]
+
+
+def direct_possible(plan: TablePlan) -> bool:
+    """A plain upsert whose stage columns all exist in the table."""
+    return bool(
+        plan.key_columns
+        and not plan.update_only
+        and not plan.hard_delete
+        and (plan.target_has_deleted_at or DELETED_AT not in plan.columns)
+    )
+
+
 def load_chunk(
-    conn: psycopg2.extensions.connection, plan: TablePlan, chunk: CopyChunk
+    conn: psycopg2.extensions.connection,
+    plan: TablePlan,
+    chunk: CopyChunk,
+    direct: DirectTables | None = None,
 ) -> LoadResult | Refused:
-    """COPY ``chunk`` into a fresh stage, merge it, commit; or roll back and say why."""
+    """COPY ``chunk`` straight into an empty table, or into a fresh stage and merge it; commit;
+    or roll back and say why."""
     started = time.monotonic()
+    if direct is not None:
+        with conn.cursor() as cur:
+            if direct.check(cur, plan):
+                try:
+                    _copy_into_table(cur, plan, chunk)
+                except ROW_ERRORS as exc:
+                    conn.rollback()
+                    if getattr(exc, "pgcode", None) == UNIQUE_VIOLATION:
+                        direct.allowed[(plan.schema, plan.table)] = False
+                else:
+                    conn.commit()
+                    return LoadResult(
+                        rows=chunk.rows,
+                        written=chunk.rows,
+                        deleted=0,
+                        refused=[],
+                        seconds=time.monotonic() - started,
+                        nul_removed=chunk.nul_removed,
+                        direct=True,
+                    )
     copy = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(STAGE_TABLE), idents(plan.columns)
     )
@@ -75,3 +150,22 @@ def load_chunk(
         seconds=time.monotonic() - started,
         nul_removed=chunk.nul_removed,
     )
+
+
+def _copy_into_table(cur: psycopg2.extensions.cursor, plan: TablePlan, chunk: CopyChunk) -> None:
+    """COPY the chunk into the table itself, with the metadata the merge would set in SQL."""
+    columns = [*plan.columns, *plan.constants, *plan.now_columns]
+    data = chunk.data
+    if len(columns) > len(plan.columns):
+        values: list[sql.Composable] = [sql.Literal(v) for v in plan.constants.values()]
+        values += [sql.SQL("now()")] * len(plan.now_columns)
+        rendered = io.BytesIO()
+        cur.copy_expert(
+            sql.SQL("COPY (SELECT {}) TO STDOUT").format(sql.SQL(", ").join(values)), rendered
+        )
+        suffix = b"\t" + rendered.getvalue().rstrip(b"\n") + b"\n"
+        data = data.replace(b"\n", suffix)
+    copy = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(plan.schema, plan.table), idents(columns)
+    )
+    cur.copy_expert(copy, _CopySource(data), size=COPY_CHUNK_BYTES)

@@ -119,6 +119,7 @@ class LoadResult:
     refused: list[Reject]
     seconds: float
     nul_removed: int = 0  # NUL characters removed from text values (PostgreSQL cannot hold them)
+    direct: bool = False  # COPYed straight into the (empty) table, without stage and merge
 
 
 @dataclass(frozen=True)
