@@ -88,6 +88,9 @@ class ObjectData:
         self.serials = dict(serials or {})
         self.stamps = BaseStamps(rows, seed)
         self.overlay: dict[int, OverlayRow] = {}
+        # CSV of changed rows already rendered, per query shape (fields, delimiter, line ending):
+        # row -> (the change it was rendered from, its text); a later change is another object.
+        self.rendered_changes: dict[tuple[object, ...], dict[int, tuple[OverlayRow, str]]] = {}
         self.total_rows = rows
         self.lock = threading.RLock()
         self._mutations = 0
