@@ -102,15 +102,16 @@ def compile_renderer(
             cells.append(pieces[-1])
         elif spec.name in _STAMP_CELLS:
             name = f"STAMP{len(pieces)}"
-            namespace[name] = getattr(data.stamps, _STAMP_CELLS[spec.name])
+            stamp_cells: list[str] = getattr(data.stamps, _STAMP_CELLS[spec.name])
+            namespace[name] = stamp_cells
             first_stamp = "t := " if "t := " not in "".join(pieces) else ""
             pieces.append(
                 f"{name}[({first_stamp}i // {TIE_GROUP_ROWS})]" if first_stamp else f"{name}[t]"
             )
             # A row inserted through the emulator is past the table; its change sets the stamps.
             cells.append(
-                f"({name}[q] if (q := i // {TIE_GROUP_ROWS}) < {len(namespace[name])} else '')"
-            )  # type: ignore[arg-type]
+                f"({name}[q] if (q := i // {TIE_GROUP_ROWS}) < {len(stamp_cells)} else '')"
+            )
         elif spec.name in data.serials:
             serial = data.serials[spec.name]
             pieces.append(

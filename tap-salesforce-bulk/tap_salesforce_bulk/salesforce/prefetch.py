@@ -4,9 +4,10 @@ While the tap parses one page, up to ``parallel_downloads`` later pages download
 files (bytes as sent: gzip stays gzip). The page being parsed is read from its file while it is
 still downloading, so its first rows do not wait for its last byte (a page Salesforce sizes
 itself can hold hundreds of megabytes). A download that breaks off surfaces where the reader
-reaches the break, and the page reader fetches the page again as it would from the socket. Page URLs come from ``resultPages`` (parallel result URLs,
-API 58.0+) when asked and reading from the start, else from the ``Sforce-Locator`` chain, where
-each page's header names the next one.
+reaches the break, and the page reader fetches the page again as it would from the socket.
+
+Page URLs come from ``resultPages`` (parallel result URLs, API 58.0+) when asked and reading from
+the start, else from the ``Sforce-Locator`` chain, where each page's header names the next one.
 https://developer.salesforce.com/docs/atlas.en-us.api_asynch.meta/api_asynch/query_get_parallel_job_results.htm
 """
 

@@ -89,6 +89,11 @@ class DirectTables:
             self.allowed[table] = bool(row and row[0])
         return self.allowed[table]
 
+    def refused(self, plan: TablePlan, exc: BaseException) -> None:
+        """A straight COPY failed: after a unique violation the table takes the merge."""
+        if getattr(exc, "pgcode", None) == UNIQUE_VIOLATION:
+            self.allowed[(plan.schema, plan.table)] = False
+
 
 def direct_possible(plan: TablePlan) -> bool:
     """A plain upsert whose stage columns all exist in the table."""
@@ -109,26 +114,16 @@ def load_chunk(
     """COPY ``chunk`` straight into an empty table, or into a fresh stage and merge it; commit;
     or roll back and say why."""
     started = time.monotonic()
-    if direct is not None:
-        with conn.cursor() as cur:
-            if direct.check(cur, plan):
-                try:
-                    _copy_into_table(cur, plan, chunk)
-                except ROW_ERRORS as exc:
-                    conn.rollback()
-                    if getattr(exc, "pgcode", None) == UNIQUE_VIOLATION:
-                        direct.allowed[(plan.schema, plan.table)] = False
-                else:
-                    conn.commit()
-                    return LoadResult(
-                        rows=chunk.rows,
-                        written=chunk.rows,
-                        deleted=0,
-                        refused=[],
-                        seconds=time.monotonic() - started,
-                        nul_removed=chunk.nul_removed,
-                        direct=True,
-                    )
+    if direct is not None and _loaded_straight(conn, plan, chunk, direct):
+        return LoadResult(
+            rows=chunk.rows,
+            written=chunk.rows,
+            deleted=0,
+            refused=[],
+            seconds=time.monotonic() - started,
+            nul_removed=chunk.nul_removed,
+            direct=True,
+        )
     copy = sql.SQL("COPY {} ({}) FROM STDIN").format(
         sql.Identifier(STAGE_TABLE), idents(plan.columns)
     )
@@ -150,6 +145,24 @@ def load_chunk(
         seconds=time.monotonic() - started,
         nul_removed=chunk.nul_removed,
     )
+
+
+def _loaded_straight(
+    conn: psycopg2.extensions.connection, plan: TablePlan, chunk: CopyChunk, direct: DirectTables
+) -> bool:
+    """COPY the chunk straight into the table and commit, if the table allows it; False (and
+    rolled back) when the chunk must take the stage."""
+    with conn.cursor() as cur:
+        if not direct.check(cur, plan):
+            return False
+        try:
+            _copy_into_table(cur, plan, chunk)
+        except ROW_ERRORS as exc:
+            conn.rollback()
+            direct.refused(plan, exc)
+            return False
+    conn.commit()
+    return True
 
 
 def _copy_into_table(cur: psycopg2.extensions.cursor, plan: TablePlan, chunk: CopyChunk) -> None:
